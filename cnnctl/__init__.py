@@ -1,0 +1,37 @@
+"""cnnctl: YAML model specs in, trained Keras CNNs and tidy run folders out.
+
+`import cnnctl` is light: TensorFlow is imported only by the functions that need it.
+
+    >>> import cnnctl
+    >>> config = cnnctl.load_config("configs/mnist.yaml", overrides=["train.epochs=1"])
+    >>> cnnctl.summarize(config).total_params
+    137660
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it; imported on first use
+_API = {
+    "load_config": "cnnctl.config",
+    "parse_config": "cnnctl.config",
+    "Config": "cnnctl.config",
+    "build_model": "cnnctl.model",
+    "summarize": "cnnctl.model",
+    "Summary": "cnnctl.model",
+    "json_schema": "cnnctl.schema",
+    "CnnctlError": "cnnctl.errors",
+}
+
+__all__ = ["__version__", *_API]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        import importlib
+
+        return getattr(importlib.import_module(_API[name]), name)
+    raise AttributeError(f"module 'cnnctl' has no attribute {name!r}")

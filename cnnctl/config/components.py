@@ -1,0 +1,51 @@
+"""Losses, optimizers and metrics named in the `train:` section, looked up in Keras.
+
+A component is a name (`adam`, `mse`, `accuracy`) or a one-key mapping from a
+Keras class name to its arguments (`{SGD: {learning_rate: 0.1}}`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from cnnctl import keras_catalog
+from cnnctl.config.arguments import check_arguments
+from cnnctl.config.source import KeyPath, Origins
+from cnnctl.errors import Problem, did_you_mean
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    """A Keras object by name with its arguments; built later by `keras_catalog`."""
+
+    kind: str  # a key of keras_catalog.NAMESPACES
+    name: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+    def to_entry(self) -> Any:
+        return {self.name: dict(self.args)} if self.args else self.name
+
+
+def parse_component(kind: str, raw: Any, path: KeyPath, origins: Origins) -> tuple[ComponentSpec | None, list[Problem]]:
+    """Resolve `raw` in the Keras namespace `kind`, checking the arguments of a class."""
+    if isinstance(raw, dict):
+        if len(raw) != 1:
+            return None, [origins.problem(path, f"expected one {keras_catalog.SINGULAR[kind]} name with its arguments, got {len(raw)} keys",
+                                          "e.g. {SGD: {learning_rate: 0.1}}")]
+        (name, args), = raw.items()
+        args = args or {}
+    else:
+        name, args = raw, {}
+    classes = keras_catalog.classes(kind)
+    cls = classes.get(name) or {k.lower(): c for k, c in classes.items()}.get(name.lower())
+    if cls is not None:
+        return ComponentSpec(kind, name, args), check_arguments(cls, args, path + (name,) if args else path, origins)
+    if args:
+        hint = did_you_mean(name, list(classes)) or f"arguments go with a class name: {', '.join(classes)}"
+        return None, [origins.problem(path + (name,), f"unknown {keras_catalog.SINGULAR[kind]} class '{name}'", hint)]
+    if keras_catalog.known_by_keras(kind, name):
+        return ComponentSpec(kind, name), []
+    choices = list(classes) + list(keras_catalog.functions(kind))
+    return None, [origins.problem(path, f"unknown {keras_catalog.SINGULAR[kind]} '{name}'",
+                                  did_you_mean(name, choices) or f"see keras.{kind}")]

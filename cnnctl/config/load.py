@@ -1,0 +1,138 @@
+"""From a YAML file (plus `--set` overrides) to one validated, resolved `Config`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pydantic
+
+from cnnctl.config.components import ComponentSpec, parse_component
+from cnnctl.config.layers import LayerSpec, parse_layers
+from cnnctl.config.overrides import apply_overrides
+from cnnctl.config.source import Origins, parse_yaml, read_yaml
+from cnnctl.config.spec import ConfigFile, DataSection, ModelSection, TrainSection
+from cnnctl.errors import CnnctlError, Problem, did_you_mean
+
+EXTENSION_PREFIX = "x-"  # top-level keys that cnnctl ignores: a home for YAML anchors, as in Compose files
+
+
+@dataclass(frozen=True)
+class Config:
+    """A checked config: every value typed, every default filled, every Keras name resolved."""
+
+    name: str
+    data: DataSection
+    model: ModelSection
+    train: TrainSection
+    layers: tuple[LayerSpec, ...]
+    loss: ComponentSpec
+    optimizer: ComponentSpec
+    metrics: tuple[ComponentSpec, ...]
+    source: str = "<string>"
+    origins: Origins = field(default_factory=lambda: Origins("<string>"), compare=False, repr=False)
+
+    def resolved(self) -> dict[str, Any]:
+        """The whole config as plain data, defaults included: what reproduces a run."""
+        data = ConfigFile(name=self.name, data=self.data, model=self.model, train=self.train)
+        return data.model_dump(mode="json")
+
+    def error(self, path: tuple, message: str, hint: str | None = None) -> CnnctlError:
+        """An error pointing at `path` in the file (or at the `--set` that changed it)."""
+        return self.origins.error(path, message, hint)
+
+
+def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Read, override and validate a config file; raise `CnnctlError` listing every problem."""
+    data, origins = read_yaml(path)
+    return _validate(data, origins, overrides, Path(path).stem)
+
+
+def parse_config(text: str, overrides: list[str] | tuple[str, ...] = (), name: str = "config") -> Config:
+    """The same as `load_config`, for YAML text (notebooks, tests)."""
+    data, origins = parse_yaml(text, "<string>")
+    return _validate(data, origins, overrides, name)
+
+
+def _validate(data: Any, origins: Origins, overrides: list[str] | tuple[str, ...], stem: str) -> Config:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise CnnctlError(Problem("a config is a mapping of sections (data, model, train)", origins.file, 1,
+                                  hint="start with 'model:'"))
+    data = apply_overrides(data, overrides, origins)
+    data = {k: v for k, v in data.items() if not str(k).startswith(EXTENSION_PREFIX)}
+    try:
+        file = ConfigFile.model_validate(data)
+    except pydantic.ValidationError as exc:
+        raise CnnctlError(_translate(exc, data, origins)) from None
+    problems: list[Problem] = []
+    layers, layer_problems = parse_layers(file.model.layers, origins)
+    problems += layer_problems
+    problems += _check_shape(file.model, origins)
+    loss, p1 = parse_component("losses", file.train.loss, ("train", "loss"), origins)
+    optimizer, p2 = parse_component("optimizers", file.train.optimizer, ("train", "optimizer"), origins)
+    problems += p1 + p2
+    metrics = []
+    for i, raw in enumerate(file.train.metrics):
+        metric, p = parse_component("metrics", raw, ("train", "metrics", i), origins)
+        problems += p
+        metrics.append(metric)
+    if problems:
+        raise CnnctlError(problems)
+    return Config(file.name or stem, file.data, file.model, file.train, tuple(layers), loss, optimizer,
+                  tuple(metrics), origins.file, origins)
+
+
+def _check_shape(model: ModelSection, origins: Origins) -> list[Problem]:
+    if model.data_format == "channels_first" and len(model.input_shape) != 3:
+        return [origins.problem(("model", "input_shape"), "channels_first needs [channels, height, width]",
+                                f"got {model.input_shape}")]
+    return []
+
+
+def _translate(exc: pydantic.ValidationError, data: Any, origins: Origins) -> list[Problem]:
+    """Pydantic's errors, one line each, at the key path the user wrote."""
+    problems: dict[tuple, Problem] = {}
+    for err in exc.errors():
+        path = _data_path(err["loc"], data)
+        if path in problems:  # a union reports once per member; the first is enough
+            continue
+        if err["type"] == "extra_forbidden":
+            known = _fields_at(path[:-1])
+            hint = did_you_mean(str(path[-1]), known) or (f"known keys: {', '.join(known)}" if known else None)
+            problems[path] = origins.problem(path, f"unknown key '{path[-1]}'", hint)
+        elif err["type"] == "missing":
+            problems[path] = origins.problem(path[:-1], f"missing required key '{path[-1]}'")
+        else:
+            message = err["msg"].replace("Input should be", "expected").replace("Input ", "value ")
+            problems[path] = origins.problem(path, f"{message}, got {err['input']!r}")
+    return list(problems.values())
+
+
+def _data_path(loc: tuple, data: Any) -> tuple:
+    """Drop the parts of pydantic's `loc` that name union members rather than keys in the data."""
+    path: list = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        elif isinstance(part, str) and ("[" in part or part in {"str", "int", "float", "bool", "none"}):
+            continue
+        else:
+            node = None
+        path.append(part)
+    return tuple(path)
+
+
+def _fields_at(path: tuple) -> list[str]:
+    model: Any = ConfigFile
+    for part in path:
+        info = model.model_fields.get(part) if isinstance(part, str) else None
+        if info is None or not (isinstance(info.annotation, type) and issubclass(info.annotation, pydantic.BaseModel)):
+            return []
+        model = info.annotation
+    return list(model.model_fields)

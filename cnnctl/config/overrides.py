@@ -1,0 +1,59 @@
+"""`--set key.path=value`: change any config value from the command line.
+
+Values are typed as YAML scalars (`3` is an int, `0.1` a float, `true` a bool,
+`[1, 2]` a list), exactly as if they had been written in the file.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from cnnctl.config.source import KeyPath, Origins
+from cnnctl.errors import CnnctlError, Problem
+
+
+def apply_overrides(data: Any, overrides: list[str] | tuple[str, ...], origins: Origins) -> Any:
+    """Apply each `key.path=value` in order to the raw config data (a dict)."""
+    if data is None:
+        data = {}
+    for text in overrides:
+        data = _apply_one(data, text, origins)
+    return data
+
+
+def _apply_one(data: Any, text: str, origins: Origins) -> Any:
+    where = f"--set {text}"
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise CnnctlError(Problem("expected KEY=VALUE", where, hint="e.g. --set train.epochs=1"))
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as exc:
+        raise CnnctlError(Problem(f"value is not valid YAML: {exc}", where)) from None
+    parts = key.strip().split(".")
+    path: KeyPath = ()
+    node = data
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(node, list):
+            if not part.lstrip("-").isdigit() or not -len(node) <= int(part) < len(node):
+                raise CnnctlError(Problem(f"'{part}' is not an index of this list of {len(node)}",
+                                          where, path=".".join(parts[: i + 1]),
+                                          hint=f"use 0 to {len(node) - 1}"))
+            step: str | int = int(part) % len(node)
+        elif isinstance(node, dict):
+            step = part
+            if not last and node.get(step) is None:
+                node[step] = {}
+        else:
+            raise CnnctlError(Problem(f"'{'.'.join(parts[:i])}' holds a single value, not keys",
+                                      where, path=key, hint="shorten the key path"))
+        path += (step,)
+        if last:
+            node[step] = value
+            origins.overrides[path] = where
+        else:
+            node = node[step]
+    return data

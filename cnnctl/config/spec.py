@@ -1,0 +1,84 @@
+"""The config file's sections, their keys, types, defaults and one-line descriptions.
+
+This is the single definition of the format: the validator checks against it
+and `cnnctl schema` publishes it as JSON Schema. Layer, loss, optimizer and
+metric names are checked against Keras itself (`cnnctl.config.components`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+
+# A Keras object by name, alone or with its constructor arguments:
+# `adam`, `{SGD: {learning_rate: 0.1, momentum: 0.9}}`.
+Component = Union[str, dict[str, Union[dict[str, Any], None]]]
+
+
+class Section(BaseModel):
+    """Strict: unknown keys and wrongly typed values are errors, never silently coerced."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class SyntheticData(Section):
+    """Generated images of simple shapes at random positions: learnable, seeded, no download."""
+
+    train_size: PositiveInt = Field(2000, description="Number of training images.")
+    test_size: PositiveInt = Field(500, description="Number of test images.")
+    classes: int = Field(4, ge=2, le=8, description="Number of shape classes (2 to 8).")
+    noise: float = Field(0.1, ge=0, le=1, description="Standard deviation of the pixel noise added.")
+
+
+class DataSection(Section):
+    """Where the images come from."""
+
+    source: Literal["synthetic", "mnist", "fashion_mnist", "cifar10", "cifar100"] = Field(
+        "synthetic", description="A Keras built-in dataset by name, or `synthetic` (generated, no download).")
+    data_dir: Union[str, None] = Field(None, description="Folder to look in before any download.")
+    limit: Union[PositiveInt, None] = Field(None, description="Use at most this many training and test images.")
+    synthetic: SyntheticData = Field(default_factory=SyntheticData, description="Options of the synthetic source.")
+
+
+class ModelSection(Section):
+    """The network: an input shape and a list of Keras layers applied in order."""
+
+    input_shape: list[PositiveInt] = Field(
+        min_length=1, max_length=4,
+        description="Shape of one image: [height, width, channels], or [channels, height, width] "
+                    "with `data_format: channels_first`.")
+    data_format: Literal["channels_last", "channels_first"] = Field(
+        "channels_last", description="Order of `input_shape` and of the shapes cnnctl prints. "
+                                     "The model itself is always built channels-last.")
+    layers: list[Any] = Field(
+        min_length=1,
+        description="Keras layers by class name with Keras' own arguments, e.g. "
+                    "`- Conv2D: {filters: 25, kernel_size: 3}`. `name:` names a layer; "
+                    "`inputs: [a, b]` takes its inputs from earlier named layers (`input` is the model input).")
+
+
+class TrainSection(Section):
+    """How the model is trained: loss, optimizer, batches, epochs, metrics."""
+
+    loss: Component = Field("categorical_crossentropy",
+                            description="A Keras loss by name (`mse`, `categorical_crossentropy`, ...).")
+    optimizer: Component = Field("adam", description="A Keras optimizer by name, or `{SGD: {learning_rate: 0.1}}`.")
+    batch_size: PositiveInt = Field(32, description="Images per gradient step (mini-batch).")
+    epochs: PositiveInt = Field(10, description="Passes over the training data.")
+    metrics: list[Component] = Field(["accuracy"], description="Keras metrics by name, reported every epoch.")
+    seed: int = Field(0, ge=0, description="Seed for weights, shuffling and data generation.")
+    precision: Literal["float32", "mixed"] = Field(
+        "float32", description="`mixed` computes in 16-bit floats where the device supports it.")
+
+
+class ConfigFile(Section):
+    """A cnnctl config: one YAML file that describes data, model and training."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="cnnctl config")
+
+    name: Union[str, None] = Field(None, description="Run name; defaults to the file's stem.",
+                                   pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    data: DataSection = Field(default_factory=DataSection, description=DataSection.__doc__)
+    model: ModelSection = Field(description=ModelSection.__doc__)
+    train: TrainSection = Field(default_factory=TrainSection, description=TrainSection.__doc__)

@@ -1,0 +1,65 @@
+"""Errors a user can cause and fix: each becomes one line, exit code 2, no traceback."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong, with where it is and, when obvious, how to fix it."""
+
+    message: str
+    file: str | None = None
+    line: int | None = None
+    path: str | None = None
+    hint: str | None = None
+
+    def __str__(self) -> str:
+        where = ""
+        if self.file:
+            where = f"{self.file}:{self.line}: " if self.line else f"{self.file}: "
+        key = f"{self.path}: " if self.path else ""
+        hint = f" ({self.hint})" if self.hint else ""
+        return f"{where}{key}{self.message}{hint}"
+
+
+class CnnctlError(Exception):
+    """A mistake the user can fix: bad config, missing data, impossible shape.
+
+    Carries every problem found, so a user fixes them all in one round.
+    `file`, `line` and `path` are those of the first problem.
+    """
+
+    def __init__(self, problems: list[Problem] | Problem | str):
+        if isinstance(problems, str):
+            problems = [Problem(problems)]
+        elif isinstance(problems, Problem):
+            problems = [problems]
+        self.problems: list[Problem] = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+    @property
+    def file(self) -> str | None:
+        return self.problems[0].file
+
+    @property
+    def line(self) -> int | None:
+        return self.problems[0].line
+
+    @property
+    def path(self) -> str | None:
+        return self.problems[0].path
+
+
+def did_you_mean(word: str, choices: list[str] | set[str]) -> str | None:
+    """A 'did you mean' hint from the closest choices, case-insensitively."""
+    import difflib
+
+    by_lower = {c.lower(): c for c in choices}
+    if word.lower() in by_lower:
+        return f"did you mean '{by_lower[word.lower()]}'?"
+    close = difflib.get_close_matches(word.lower(), list(by_lower), n=3, cutoff=0.6)
+    if not close:
+        return None
+    return "did you mean " + " or ".join(f"'{by_lower[c]}'" for c in close) + "?"

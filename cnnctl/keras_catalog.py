@@ -1,0 +1,241 @@
+"""What Keras offers, by name: layers, losses, optimizers, metrics, schedules, callbacks.
+
+Nothing here is a hand-written table of Keras: names come from Keras' own
+namespaces, arguments from the real `__init__` signatures and the types and
+one-line descriptions from the `Args:` section of Keras' docstrings.
+Keras (and so TensorFlow) is imported on first use only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import os
+import re
+import sys
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+# namespace key -> (dotted attribute of the keras module, name of its base class there)
+NAMESPACES: dict[str, tuple[str, str]] = {
+    "layers": ("layers", "Layer"),
+    "losses": ("losses", "Loss"),
+    "optimizers": ("optimizers", "Optimizer"),
+    "metrics": ("metrics", "Metric"),
+    "schedules": ("optimizers.schedules", "LearningRateSchedule"),
+    "callbacks": ("callbacks", "Callback"),
+}
+
+SINGULAR = {"layers": "layer", "losses": "loss", "optimizers": "optimizer", "metrics": "metric",
+            "schedules": "learning-rate schedule", "callbacks": "callback"}
+
+# Layers that wrap Python code, foreign frameworks or files on disk: a config
+# must not be able to run code or load objects the user did not choose.
+UNSAFE_LAYERS = frozenset({"Lambda", "TFSMLayer", "TorchModuleWrapper", "JaxLayer", "FlaxLayer"})
+
+
+@functools.cache
+def keras() -> ModuleType:
+    """Import Keras on the TensorFlow backend, with TensorFlow's start-up chatter silenced.
+
+    TensorFlow's C++ libraries log (oneDNN notices, CUDA probing) before its
+    log level is read, so the process's stderr is muted while it loads and
+    looks for devices. `CNNCTL_DEBUG=1` (`cnnctl --debug`) keeps everything.
+    """
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with _muted_stderr(os.environ.get("CNNCTL_DEBUG") != "1"):
+        import keras as _keras
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+    return _keras
+
+
+@contextlib.contextmanager
+def _muted_stderr(mute: bool):
+    if not mute:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _namespace(kind: str) -> tuple[ModuleType, type]:
+    attr, base_name = NAMESPACES[kind]
+    module: Any = keras()
+    for part in attr.split("."):
+        module = getattr(module, part)
+    base = getattr(keras(), attr.split(".")[0]) if kind != "schedules" else module
+    return module, getattr(base, base_name)
+
+
+@functools.cache
+def classes(kind: str) -> dict[str, type]:
+    """Public classes of a Keras namespace that subclass its base class (aliases included)."""
+    module, base = _namespace(kind)
+    found = {}
+    for name in dir(module):
+        obj = getattr(module, name)
+        if (name[0].isupper() and isinstance(obj, type) and issubclass(obj, base)
+                and obj is not base and not inspect.isabstract(obj)):
+            found[name] = obj
+    if kind == "layers":
+        for name in UNSAFE_LAYERS | {"InputLayer"}:
+            found.pop(name, None)
+    return found
+
+
+@functools.cache
+def functions(kind: str) -> dict[str, Any]:
+    """Public snake_case functions of a namespace (`keras.losses.categorical_crossentropy`)."""
+    module, _ = _namespace(kind)
+    return {n: getattr(module, n) for n in dir(module)
+            if n[0].islower() and not n.startswith("_") and callable(getattr(module, n))
+            and n not in {"get", "serialize", "deserialize"}}
+
+
+@dataclass(frozen=True)
+class Argument:
+    """One constructor argument as Keras declares and documents it."""
+
+    name: str
+    required: bool
+    default: Any
+    types: tuple[str, ...] | None  # JSON types the value may have; None: not known, Keras will check
+    description: str
+
+
+@functools.cache
+def arguments(cls: type) -> dict[str, Argument]:
+    """Every keyword a class accepts: its own `__init__`, then its parents' while `**kwargs` passes them on.
+
+    A parent's argument that the child sets itself (`rank=2` in `Conv2D`) is
+    not the user's to set, so it is left out.
+    """
+    docs: dict[str, str] = {}
+    found: dict[str, Argument] = {}
+    set_by_child: set[str] = set()
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass):
+            continue
+        for name, desc in _documented_args(klass.__doc__ or "").items():
+            docs.setdefault(name, desc)
+        params = inspect.signature(klass.__init__).parameters
+        for p in list(params.values())[1:]:
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name in found or p.name in set_by_child:
+                continue
+            if klass is not cls and p.default is p.empty:
+                continue  # required by a parent, so always passed by the child
+            found[p.name] = Argument(p.name, p.default is p.empty, None if p.default is p.empty else p.default,
+                                     None, "")
+        if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
+            break
+        set_by_child |= _keywords_passed(klass)
+    return {name: Argument(a.name, a.required, a.default, _types(docs.get(name, ""), a),
+                           _first_sentence(docs.get(name, "")))
+            for name, a in found.items()}
+
+
+def _keywords_passed(klass: type) -> set[str]:
+    """Names a class's `__init__` passes by keyword (to its parent), read from its source."""
+    try:
+        source = inspect.getsource(vars(klass)["__init__"])
+    except (OSError, TypeError):
+        return set()
+    return set(re.findall(r"\b(\w+)\s*=(?!=)", source))
+
+
+def _documented_args(doc: str) -> dict[str, str]:
+    """The `Args:` section of a Google-style docstring, as name -> description."""
+    section = re.search(r"^(\s*)Args:\n(.*?)(?=\n\s*\n\1\S|\Z)", doc, re.S | re.M)
+    if not section:
+        return {}
+    lines = [line for line in section.group(2).splitlines() if line.strip()]
+    if not lines:
+        return {}
+    indent = _indent(lines[0])
+    out: dict[str, str] = {}
+    current = None
+    for line in lines:
+        m = re.match(r"(\w+):\s?(.*)$", line.strip())
+        if _indent(line) == indent and m:
+            current = m.group(1)
+            out[current] = m.group(2)
+        elif current:
+            out[current] += " " + line.strip()
+    return out
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+_DOC_TYPE = re.compile(
+    r"(?:an? )?(?:python )?(?:strictly positive |positive |non-negative |optional )?"
+    r"(int|integer|float|bool|boolean|string|str)\b(?P<rest>.*)", re.I)
+_JSON_TYPE = {"int": "integer", "integer": "integer", "float": "number", "bool": "boolean",
+              "boolean": "boolean", "string": "string", "str": "string"}
+
+
+def _types(desc: str, arg: Argument) -> tuple[str, ...] | None:
+    """JSON types a value may take, when the docstring or the default says so plainly."""
+    types: list[str] | None = None
+    m = _DOC_TYPE.match(desc)
+    if m:
+        rest = m.group("rest").lstrip()
+        types = [_JSON_TYPE[m.group(1).lower()]]
+        if re.match(r"or (a )?(tuple|list)", rest):
+            types.append("array")
+        elif rest.startswith("or ") or rest.startswith("/"):
+            types = None
+    elif isinstance(arg.default, bool):
+        types = ["boolean"]
+    if types is None:
+        return None
+    if "number" in types:
+        types.append("integer")
+    if arg.default is None and not arg.required:
+        types.append("null")
+    return tuple(dict.fromkeys(types))
+
+
+def _first_sentence(desc: str) -> str:
+    text = re.sub(r"\s+", " ", desc).strip()
+    m = re.match(r"(.+?[.!?])(\s|$)", text)
+    return (m.group(1) if m else text)[:200]
+
+
+def value_matches(value: Any, types: tuple[str, ...]) -> bool:
+    """Does a YAML value have one of these JSON types?"""
+    checks = {
+        "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+        "boolean": lambda v: isinstance(v, bool),
+        "string": lambda v: isinstance(v, str),
+        "array": lambda v: isinstance(v, list),
+        "null": lambda v: v is None,
+    }
+    return any(checks[t](value) for t in types)
+
+
+def known_by_keras(kind: str, name: str) -> bool:
+    """Does Keras' own `get` accept this string (`mse`, `acc`, `categorical_crossentropy`)?"""
+    module, _ = _namespace(kind)
+    getter = getattr(module, "get", None)
+    if getter is None:
+        return False
+    try:
+        return getter(name) is not None
+    except (ValueError, TypeError):
+        return False

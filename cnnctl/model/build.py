@@ -1,0 +1,78 @@
+"""Build the Keras model a config describes, layer by layer, with errors that point into the config."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cnnctl import keras_catalog
+from cnnctl.config import Config
+from cnnctl.config.layers import INPUT, LayerSpec
+from cnnctl.model.arithmetic import output_sizes, window_of
+
+
+def internal_input_shape(config: Config) -> tuple[int, ...]:
+    """The input shape as the model sees it: always channels-last."""
+    shape = tuple(config.model.input_shape)
+    if config.model.data_format == "channels_first":
+        return shape[1:] + shape[:1]
+    return shape
+
+
+def build_model(config: Config) -> Any:
+    """The `keras.Model` for `config`, weights initialised from `train.seed`.
+
+    Always the functional API, so branches (`inputs:`) and plain stacks are
+    one code path. Raises `CnnctlError` at the layer's line when Keras refuses
+    an argument or a shape.
+    """
+    keras = keras_catalog.keras()
+    keras.utils.set_random_seed(config.train.seed)
+    inputs = keras.Input(internal_input_shape(config), name=INPUT)
+    tensors = {INPUT: inputs}
+    previous = inputs
+    for spec in config.layers:
+        layer = _make_layer(config, spec)
+        sources = [tensors[name] for name in spec.inputs] if spec.inputs else [previous]
+        _check_window_fits(config, spec, layer, sources[0])
+        try:
+            previous = layer(sources[0] if len(sources) == 1 else sources)
+        except Exception as exc:  # Keras' shape errors: report them at the layer's line
+            shapes = ", ".join(str(_shape(t)) for t in sources)
+            raise config.error(spec.path + (spec.type,),
+                               f"{spec.type} cannot take input of shape {shapes}: {_first_line(exc)}") from exc
+        tensors[spec.name] = previous
+    return keras.Model(inputs, previous, name=config.name)
+
+
+def _make_layer(config: Config, spec: LayerSpec) -> Any:
+    cls = keras_catalog.classes("layers")[spec.type]
+    try:
+        return cls(name=spec.name, **spec.args)
+    except Exception as exc:  # Keras validates its own arguments: its message, our location
+        raise config.error(spec.path + (spec.type,), f"Keras rejected the arguments: {_first_line(exc)}") from exc
+
+
+def _check_window_fits(config: Config, spec: LayerSpec, layer: Any, source: Any) -> None:
+    """A kernel or pool larger than its input is the commonest shape mistake: say so plainly."""
+    window = window_of(layer)
+    shape = _shape(source)
+    if window is None or len(shape) != len(window.kernel) + 1:
+        return
+    sizes = shape[:-1]
+    if None in sizes or all(n > 0 for n in output_sizes(window, sizes)):
+        return
+    size = "×".join(map(str, sizes))
+    kernel = "×".join(map(str, window.effective))
+    raise config.error(
+        spec.path + (spec.type,),
+        f"{spec.type} window {kernel} does not fit its {size} input",
+        "use a smaller kernel_size or pool_size, padding: same, or a larger model.input_shape")
+
+
+def _shape(tensor: Any) -> tuple:
+    return tuple(tensor.shape[1:])
+
+
+def _first_line(exc: Exception) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__

@@ -1,0 +1,158 @@
+"""Loading configs: defaults, overrides, anchors, and one clear problem per mistake."""
+
+from __future__ import annotations
+
+import pytest
+
+from cnnctl.config import load_config, parse_config
+from cnnctl.errors import CnnctlError
+from tests.conftest import LECTURE_YAML
+
+
+def problems(text: str, overrides=()) -> list[str]:
+    with pytest.raises(CnnctlError) as info:
+        parse_config(text, overrides)
+    return [str(p) for p in info.value.problems]
+
+
+def test_defaults_are_filled_and_resolved_config_round_trips():
+    config = parse_config(LECTURE_YAML, name="lecture")
+    assert config.name == "lecture"
+    assert config.train.batch_size == 32 and config.data.source == "synthetic"
+    again = parse_config(__import__("yaml").safe_dump(config.resolved()))
+    assert again.resolved() == config.resolved()
+
+
+def test_overrides_are_typed_as_yaml():
+    config = parse_config(LECTURE_YAML, ["model.layers.0.Conv2D.filters=32", "train.epochs=1",
+                                         "train.optimizer={SGD: {learning_rate: 0.5}}", "data.limit=100"])
+    assert config.layers[0].args["filters"] == 32
+    assert config.train.epochs == 1
+    assert config.optimizer.args == {"learning_rate": 0.5}
+    assert config.resolved()["data"]["limit"] == 100
+
+
+def test_override_errors_name_the_override():
+    [message] = problems(LECTURE_YAML, ["model.layers.9.Conv2D.filters=3"])
+    assert "--set model.layers.9.Conv2D.filters=3" in message and "0 to 6" in message
+    [message] = problems(LECTURE_YAML, ["train.epochs=many"])
+    assert message.startswith("--set train.epochs=many: train.epochs:") and "integer" in message
+    [message] = problems(LECTURE_YAML, ["train.epochs"])
+    assert "KEY=VALUE" in message
+
+
+def test_anchors_aliases_and_blocks():
+    config = parse_config("""
+x-block: &block
+  - Conv2D: &conv {filters: 8, kernel_size: 3, padding: same}
+  - BatchNormalization
+  - ReLU
+model:
+  input_shape: [16, 16, 1]
+  layers:
+    - *block
+    - *block
+    - Conv2D: {<<: *conv, filters: 4}
+    - Flatten
+    - Dense: {units: 2}
+""")
+    assert [s.type for s in config.layers] == ["Conv2D", "BatchNormalization", "ReLU"] * 2 + [
+        "Conv2D", "Flatten", "Dense"]
+    assert config.layers[6].args == {"filters": 4, "kernel_size": 3, "padding": "same"}
+    assert [s.name for s in config.layers[:4]] == ["conv2d", "batch_normalization", "re_lu", "conv2d_1"]
+
+
+def test_many_problems_reported_at_once_with_lines():
+    found = problems("""\
+model:
+  input_shape: [28, 28, 1]
+  layers:
+    - Conv2d: {filters: 8, kernel_size: 3}
+    - Conv2D: {filter: 8, kernel_size: 3}
+    - Dense: {units: "ten"}
+train:
+  batch_size: 0
+  optimiser: adam
+""")
+    text = "\n".join(found)
+    assert "<string>:8: train.batch_size: expected" in text or "<string>:8: train.batch_size" in text
+    assert "<string>:9: train.optimiser: unknown key 'optimiser' (did you mean 'optimizer'?)" in text
+
+
+def test_layer_problems_all_reported():
+    found = problems("""\
+model:
+  input_shape: [28, 28, 1]
+  layers:
+    - Conv2d: {filters: 8, kernel_size: 3}
+    - Conv2D: {filter: 8, kernel_size: 3}
+    - Dense: {units: "ten"}
+    - Lambda: {function: x}
+    - Dense: {activation: relu}
+""")
+    assert found[0] == "<string>:4: model.layers.0.Conv2d: unknown layer 'Conv2d' (did you mean 'Conv2D'?)"
+    assert "<string>:5: model.layers.1.Conv2D.filter: unknown argument 'filter' for Conv2D" in found[1]
+    assert "did you mean 'filters'?" in found[1]
+    assert not any("needs 'filters'" in f for f in found)  # the misspelling is the one mistake
+    assert any(f.startswith("<string>:8: model.layers.4.Dense: Dense needs 'units'") for f in found)
+    assert any(f.startswith("<string>:6: model.layers.2.Dense.units: expected an integer, got 'ten'") for f in found)
+    assert any("Lambda" in f and "run code" in f for f in found)
+
+
+def test_graph_name_errors():
+    found = problems("""\
+model:
+  input_shape: [8, 8, 1]
+  layers:
+    - Conv2D: {name: a, filters: 2, kernel_size: 1}
+    - Conv2D: {name: a, filters: 2, kernel_size: 1}
+    - Add: {inputs: [a, later]}
+    - Add: {inputs: [a, ab]}
+    - Dense: {name: later, units: 2}
+""")
+    assert any("duplicate layer name 'a'" in f for f in found)
+    assert any("no earlier layer named 'later'" in f and "no cycles" in f for f in found)
+    assert any("no earlier layer named 'ab'" in f for f in found)
+
+
+def test_train_components_checked_against_keras():
+    found = problems(LECTURE_YAML + """\
+train:
+  loss: categorical_crossentropie
+  optimizer: {SGD: {learning_rat: 0.1}}
+  metrics: [accuracy, top_k_categorical_accuracy, acuracy]
+""")
+    assert any("unknown loss 'categorical_crossentropie'" in f and "categorical_crossentropy" in f for f in found)
+    assert any("train.optimizer.SGD.learning_rat: unknown argument" in f and "learning_rate" in f for f in found)
+    assert any("train.metrics.2: unknown metric 'acuracy'" in f for f in found)
+    assert len(found) == 3
+
+
+def test_optimizer_names_are_case_insensitive_like_keras():
+    config = parse_config(LECTURE_YAML + "train: {optimizer: rmsprop, loss: mse}\n")
+    assert config.optimizer.name == "rmsprop" and config.loss.name == "mse"
+
+
+def test_yaml_errors(write_config):
+    with pytest.raises(CnnctlError) as info:
+        load_config(write_config("model:\n  input_shape: [28, 28\n  layers: []\n"))
+    assert "net.yaml:3: YAML syntax error" in str(info.value)
+    with pytest.raises(CnnctlError, match="duplicate key 'layers'"):
+        parse_config("model:\n  input_shape: [2]\n  layers: [Flatten]\n  layers: [Flatten]\n")
+    with pytest.raises(CnnctlError, match="YAML tag not allowed"):
+        parse_config("model: !!python/object/apply:os.system ['true']\n")
+    with pytest.raises(CnnctlError, match="no such file"):
+        load_config("does/not/exist.yaml")
+
+
+def test_alias_bomb_is_refused_quickly():
+    bomb = "a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n"
+    for name, prev in zip("bcdefgh", "abcdefg"):
+        bomb += f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 10) + "]\n"
+    with pytest.raises(CnnctlError, match="expands to more than"):
+        parse_config(bomb)
+
+
+def test_channels_first_needs_three_dims():
+    [message] = problems("model: {data_format: channels_first, input_shape: [28, 28], layers: [Flatten]}")
+    assert "channels_first needs [channels, height, width]" in message

@@ -1,0 +1,45 @@
+"""Shared helpers: write a config, run the CLI in-process as a user would."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from cnnctl.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
+
+LECTURE_YAML = """\
+model:
+  data_format: channels_first
+  input_shape: [1, 28, 28]
+  layers:
+    - Conv2D: {filters: 25, kernel_size: 3}
+    - MaxPooling2D: {pool_size: 2}
+    - Conv2D: {filters: 50, kernel_size: 3}
+    - MaxPooling2D: {pool_size: 2}
+    - Flatten
+    - Dense: {units: 100, activation: relu}
+    - Dense: {units: 10, activation: softmax}
+"""
+
+
+def cli(*args: str) -> Result:
+    """Run `cnnctl ARGS...` in-process; stdout and stderr stay apart."""
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.fixture
+def write_config(tmp_path: Path):
+    """Write YAML (dedented) to a file and return its path."""
+
+    def write(text: str, name: str = "net.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text))
+        return path
+
+    return write

@@ -1,0 +1,125 @@
+"""The commands as a user meets them: output, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import CONFIGS, LECTURE_YAML, cli
+
+
+def test_summary_of_the_lecture_network(write_config):
+    result = cli("summary", write_config(LECTURE_YAML), "--explain")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    for text in ["25×26×26", "25×13×13", "50×11×11", "50×5×5", "1250", "11,300", "125,100", "1,010",
+                 "Total params: 137,660", "(28 − 3)/1 + 1 = 26", "⌊(11 − 2)/2⌋ + 1 = 5"]:
+        assert text in out
+
+
+def test_summary_json_and_set(write_config):
+    result = cli("summary", write_config(LECTURE_YAML), "--json", "--set", "model.layers.0.Conv2D.filters=32")
+    assert result.exit_code == 0, result.output
+    facts = json.loads(result.stdout)
+    assert facts["layers"][0]["params"] == 32 * 10
+    assert facts["layers"][0]["output_shape"] == [32, 26, 26]
+    assert facts["total_params"] == sum(layer["params"] for layer in facts["layers"])
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=[c.name for c in CONFIGS])
+def test_every_shipped_config_validates(config):
+    result = cli("validate", config)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"ok: {config}")
+
+
+ERRORS = {
+    "yaml syntax": ("model:\n  input_shape: [28, 28, 1\n  layers: [Flatten]\n",
+                    "net.yaml:3: YAML syntax error"),
+    "unknown top-level key": (LECTURE_YAML + "trian: {epochs: 1}\n",
+                              "net.yaml:12: trian: unknown key 'trian' (did you mean 'train'?)"),
+    "unknown layer": (LECTURE_YAML.replace("- Conv2D: {filters: 25", "- Conv2d: {filters: 25"),
+                      "net.yaml:5: model.layers.0.Conv2d: unknown layer 'Conv2d' (did you mean 'Conv2D'?)"),
+    "misspelt argument": (LECTURE_YAML.replace("{filters: 50", "{filter: 50"),
+                          "net.yaml:7: model.layers.2.Conv2D.filter: unknown argument 'filter' for Conv2D "
+                          "(did you mean 'filters'?)"),
+    "wrong value type": (LECTURE_YAML.replace("units: 100", "units: lots"),
+                         "net.yaml:10: model.layers.5.Dense.units: expected an integer, got 'lots' (string)"),
+    "wrong section type": (LECTURE_YAML + "train: {batch_size: 1.5}\n",
+                           "net.yaml:12: train.batch_size: expected a valid integer, got 1.5"),
+    "kernel larger than input": (LECTURE_YAML.replace("[1, 28, 28]", "[1, 6, 6]"),
+                                 "net.yaml:7: model.layers.2.Conv2D: Conv2D window 3×3 does not fit its 2×2 input "
+                                 "(use a smaller kernel_size or pool_size, padding: same, or a larger "
+                                 "model.input_shape)"),
+    "input shape that does not fit": (
+        "model:\n  input_shape: [28, 28]\n  layers:\n    - Conv2D: {filters: 2, kernel_size: 3}\n",
+        "net.yaml:4: model.layers.0.Conv2D: Conv2D cannot take input of shape (28, 28): "),
+    "mismatched branches": (
+        "model:\n  input_shape: [8, 8, 3]\n  layers:\n    - Conv2D: {filters: 2, kernel_size: 1}\n"
+        "    - Add: {inputs: [input, conv2d]}\n",
+        "net.yaml:5: model.layers.1.Add: Add cannot take input of shape (8, 8, 3), (8, 8, 2)"),
+    "value keras rejects": (LECTURE_YAML.replace("activation: relu", "activation: relux"),
+                            "net.yaml:10: model.layers.5.Dense: Keras rejected the arguments: "
+                            "Could not interpret activation function identifier: relux"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ERRORS))
+def test_user_errors_are_one_clear_line_and_exit_2(case, write_config):
+    text, expected = ERRORS[case]
+    path = write_config(text)
+    result = cli("summary", path)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"error: {path.parent}/") and expected in lines[0], lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_debug_shows_the_traceback(write_config):
+    path = write_config(LECTURE_YAML.replace("Conv2D: {filters: 25", "Conv2d: {filters: 25"))
+    result = cli("--debug", "summary", path)
+    assert result.exit_code != 0 and result.exception is not None
+    assert type(result.exception).__name__ == "CnnctlError"
+
+
+def test_validate_reports_every_problem_in_every_file(write_config):
+    good = write_config(LECTURE_YAML, "good.yaml")
+    bad = write_config(LECTURE_YAML.replace("filters: 25", "filter: 25").replace("units: 10,", "units: x,")
+                       + "train: {epochs: 0}\n", "bad.yaml")
+    also_bad = write_config("model: {input_shape: [1], layers: [Conv2d]}\n", "also_bad.yaml")
+    result = cli("validate", good, bad, also_bad)
+    assert result.exit_code == 2
+    assert result.stdout == f"ok: {good} (137,660 parameters)\n"
+    errors = result.stderr.splitlines()
+    assert sum("bad.yaml" in e and "also_bad" not in e for e in errors) == 1  # pydantic errors stop layer checks
+    assert any("also_bad.yaml:1: model.layers.0.Conv2d: unknown layer" in e for e in errors)
+    assert errors[-1] == "2 of 3 config(s) invalid"
+
+
+def test_validate_lists_all_layer_problems(write_config):
+    bad = write_config(LECTURE_YAML.replace("filters: 25", "filter: 25").replace("units: 10,", "units: x,"))
+    result = cli("validate", bad)
+    assert result.exit_code == 2
+    assert "filter" in result.stderr and "units: expected an integer, got 'x'" in result.stderr
+
+
+def test_help_and_version_do_not_import_tensorflow():
+    code = ("import sys\nfrom cnnctl.cli import main\n"
+            "for args in (['--help'], ['--version'], ['summary', '--help']):\n"
+            "    try:\n        main(args, prog_name='cnnctl')\n    except SystemExit:\n        pass\n"
+            "print('IMPORTED', sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "IMPORTED []" in out
+    assert "Usage: cnnctl" in out
+
+
+def test_version():
+    from cnnctl import __version__
+
+    result = cli("--version")
+    assert result.exit_code == 0 and result.stdout == f"cnnctl, version {__version__}\n"
