@@ -22,6 +22,9 @@ _API = {
     "build_model": "cnnctl.model",
     "summarize": "cnnctl.model",
     "Summary": "cnnctl.model",
+    "train": "cnnctl.training",
+    "Run": "cnnctl.training",
+    "evaluate_run": "cnnctl.training.evaluate",
     "json_schema": "cnnctl.schema",
     "CnnctlError": "cnnctl.errors",
 }

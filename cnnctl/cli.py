@@ -31,6 +31,9 @@ class Group(click.Group):
             for problem in exc.problems:
                 click.echo(f"error: {problem}", err=True)
             ctx.exit(2)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -84,6 +87,56 @@ def validate(configs: tuple[str, ...], overrides: tuple[str, ...]) -> None:
     if failed:
         click.echo(f"{failed} of {len(configs)} config(s) invalid", err=True)
         sys.exit(2)
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
+@click.option("--name", help="Run folder name (default: the config's name, else its file stem).")
+@click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False),
+              help="Where run folders go.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True,
+              help="auto: a GPU when TensorFlow sees one.")
+@click.option("--quiet", "-q", is_flag=True, help="Only one line per epoch (for CI logs).")
+def train(config: str, overrides: tuple[str, ...], name: str | None, runs_dir: str, device: str,
+          quiet: bool) -> None:
+    """Train a config and write runs/<name>/: config, summary, metrics, models, results."""
+    from cnnctl.config import load_config
+    from cnnctl.render import console
+    from cnnctl.training import train as run_training
+
+    cfg = load_config(config, overrides)
+    out = console()
+    def say(line: str, kind: str) -> None:
+        if quiet and kind != "info":
+            click.echo(line)
+        elif not quiet:
+            out.print(line, highlight=False)
+    progress = None
+    if not quiet and out.is_terminal:
+        from cnnctl.training.progress import LiveProgress
+
+        def progress(epochs: int, steps: int, batch_size: int):
+            return LiveProgress(out, epochs, steps, batch_size)
+
+    run = run_training(cfg, runs_dir=runs_dir, name=name, device=device, say=say, progress=progress)
+    if run.results["status"] != "completed":
+        sys.exit(3)
+
+
+@main.command()
+@click.argument("run", type=click.Path(file_okay=False))
+@click.option("--best", is_flag=True, help="Evaluate best.keras instead of model.keras.")
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+def evaluate(run: str, best: bool, as_json: bool) -> None:
+    """Re-evaluate a run's saved model on its test split."""
+    from cnnctl.training.evaluate import evaluate_run
+
+    metrics = evaluate_run(run, "best.keras" if best else "model.keras")
+    if as_json:
+        click.echo(json.dumps(metrics, indent=2))
+    else:
+        click.echo("test: " + "  ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
 
 
 @main.command()

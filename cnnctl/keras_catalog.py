@@ -229,6 +229,17 @@ def value_matches(value: Any, types: tuple[str, ...]) -> bool:
     return any(checks[t](value) for t in types)
 
 
+def lookup_class(kind: str, name: str) -> type | None:
+    """The class `name` names. Optimizers match case-insensitively (`sgd`, as Keras' `get` allows);
+    other names must match exactly, so `accuracy` stays the string `compile` resolves by the loss."""
+    classes_ = classes(kind)
+    if name in classes_:
+        return classes_[name]
+    if kind == "optimizers":
+        return {k.lower(): c for k, c in classes_.items()}.get(name.lower())
+    return None
+
+
 def known_by_keras(kind: str, name: str) -> bool:
     """Does Keras' own `get` accept this string (`mse`, `acc`, `categorical_crossentropy`)?"""
     module, _ = _namespace(kind)

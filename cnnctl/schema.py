@@ -13,7 +13,7 @@ from typing import Any
 
 from cnnctl import __version__, keras_catalog
 from cnnctl.config.layers import INPUT
-from cnnctl.config.load import EXTENSION_PREFIX
+from cnnctl.config.load import EXTENSION_PREFIX, PLATEAU
 from cnnctl.config.spec import ConfigFile
 
 PACKAGED = Path(__file__).with_name("cnnctl.schema.json")
@@ -35,6 +35,15 @@ def json_schema() -> dict[str, Any]:
     train["optimizer"] = _component("optimizers", train["optimizer"]["description"], train["optimizer"].get("default"))
     train["loss"] = _component("losses", train["loss"]["description"], train["loss"].get("default"))
     train["metrics"]["items"] = _component("metrics", "A Keras metric by name, or a metric class with arguments.")
+    plateau = keras_catalog.classes("callbacks")[PLATEAU]
+    schedule = _component("schedules", train["lr_schedule"]["description"])
+    schedule["anyOf"] = [{"const": PLATEAU}, _class_entry(PLATEAU, plateau, {}, skip=set()), *schedule["anyOf"][1:],
+                         {"type": "null"}]
+    train["lr_schedule"] = schedule
+    stopping = keras_catalog.classes("callbacks")["EarlyStopping"]
+    train["early_stopping"] = {"description": train["early_stopping"]["description"],
+                               "anyOf": [_class_entry("EarlyStopping", stopping, {}, skip=set())["properties"]
+                                         ["EarlyStopping"], {"type": "null"}]}
     return schema
 
 

@@ -38,7 +38,7 @@ def parse_component(kind: str, raw: Any, path: KeyPath, origins: Origins) -> tup
     else:
         name, args = raw, {}
     classes = keras_catalog.classes(kind)
-    cls = classes.get(name) or {k.lower(): c for k, c in classes.items()}.get(name.lower())
+    cls = keras_catalog.lookup_class(kind, name)
     if cls is not None:
         return ComponentSpec(kind, name, args), check_arguments(cls, args, path + (name,) if args else path, origins)
     if args:

@@ -8,6 +8,8 @@ from typing import Any
 
 import pydantic
 
+from cnnctl import keras_catalog
+from cnnctl.config.arguments import check_arguments
 from cnnctl.config.components import ComponentSpec, parse_component
 from cnnctl.config.layers import LayerSpec, parse_layers
 from cnnctl.config.overrides import apply_overrides
@@ -30,6 +32,7 @@ class Config:
     loss: ComponentSpec
     optimizer: ComponentSpec
     metrics: tuple[ComponentSpec, ...]
+    lr_schedule: ComponentSpec | None = None
     source: str = "<string>"
     origins: Origins = field(default_factory=lambda: Origins("<string>"), compare=False, repr=False)
 
@@ -37,6 +40,13 @@ class Config:
         """The whole config as plain data, defaults included: what reproduces a run."""
         data = ConfigFile(name=self.name, data=self.data, model=self.model, train=self.train)
         return data.model_dump(mode="json")
+
+    @property
+    def monitor(self) -> str:
+        """What picks best.keras: the configured metric, else `val_loss` with validation, else `loss`."""
+        if self.train.monitor:
+            return self.train.monitor
+        return "val_loss" if self.train.validation is not None else "loss"
 
     def error(self, path: tuple, message: str, hint: str | None = None) -> CnnctlError:
         """An error pointing at `path` in the file (or at the `--set` that changed it)."""
@@ -79,10 +89,43 @@ def _validate(data: Any, origins: Origins, overrides: list[str] | tuple[str, ...
         metric, p = parse_component("metrics", raw, ("train", "metrics", i), origins)
         problems += p
         metrics.append(metric)
+    schedule, p = _parse_schedule(file.train, optimizer, origins)
+    problems += p
+    if file.train.early_stopping is not None:
+        cls = keras_catalog.classes("callbacks")["EarlyStopping"]
+        problems += check_arguments(cls, file.train.early_stopping, ("train", "early_stopping"), origins)
     if problems:
         raise CnnctlError(problems)
     return Config(file.name or stem, file.data, file.model, file.train, tuple(layers), loss, optimizer,
-                  tuple(metrics), origins.file, origins)
+                  tuple(metrics), schedule, origins.file, origins)
+
+
+# Keras' learning-rate schedules are functions of the step; ReduceLROnPlateau is a callback that
+# changes the rate between epochs. Both are written under `lr_schedule`.
+PLATEAU = "ReduceLROnPlateau"
+
+
+def _parse_schedule(train: TrainSection, optimizer: ComponentSpec | None,
+                    origins: Origins) -> tuple[ComponentSpec | None, list[Problem]]:
+    raw, path = train.lr_schedule, ("train", "lr_schedule")
+    if raw is None:
+        return None, []
+    name = raw if isinstance(raw, str) else next(iter(raw), "")
+    if name == PLATEAU:
+        args = raw.get(PLATEAU) or {} if isinstance(raw, dict) else {}
+        cls = keras_catalog.classes("callbacks")[PLATEAU]
+        return ComponentSpec("callbacks", PLATEAU, args), check_arguments(cls, args, path + (PLATEAU,), origins)
+    schedule, problems = parse_component("schedules", raw, path, origins)
+    if schedule is None:
+        return None, problems
+    if train.on_divergence == "halve":
+        problems.append(origins.problem(("train", "on_divergence"), "halving on divergence needs a learning rate "
+                                        "cnnctl can change", f"use a constant rate or {PLATEAU} with it"))
+    if optimizer is not None and "learning_rate" in optimizer.args:
+        problems.append(origins.problem(("train", "optimizer", optimizer.name, "learning_rate"),
+                                        "the learning rate comes from train.lr_schedule",
+                                        "remove it here and set the schedule's initial_learning_rate"))
+    return schedule, problems
 
 
 def _check_shape(model: ModelSection, origins: Origins) -> list[Problem]:
@@ -120,12 +163,17 @@ def _data_path(loc: tuple, data: Any) -> tuple:
             node = node[part]
         elif isinstance(node, list) and isinstance(part, int) and part < len(node):
             node = node[part]
-        elif isinstance(part, str) and ("[" in part or part in {"str", "int", "float", "bool", "none"}):
+        elif not isinstance(node, (dict, list)) or _is_union_tag(part):
             continue
         else:
             node = None
         path.append(part)
     return tuple(path)
+
+
+def _is_union_tag(part: Any) -> bool:
+    """`str`, `constrained-float`, `literal['test']`, `dict[str,...]`: pydantic's names for union members."""
+    return isinstance(part, str) and ("[" in part or "-" in part or part in {"str", "int", "float", "bool", "none"})
 
 
 def _fields_at(path: tuple) -> list[str]:

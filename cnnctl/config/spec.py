@@ -7,7 +7,7 @@ metric names are checked against Keras itself (`cnnctl.config.components`).
 
 from __future__ import annotations
 
-from typing import Any, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
@@ -68,8 +68,23 @@ class TrainSection(Section):
     epochs: PositiveInt = Field(10, description="Passes over the training data.")
     metrics: list[Component] = Field(["accuracy"], description="Keras metrics by name, reported every epoch.")
     seed: int = Field(0, ge=0, description="Seed for weights, shuffling and data generation.")
+    validation: Union[Annotated[float, Field(gt=0, lt=1)], Literal["test"], None] = Field(
+        0.1, description="Fraction of the training split held out (seeded, stratified), `test` to validate "
+                         "on the test split, or null for none.")
+    monitor: Union[str, None] = Field(
+        None, description="Metric that picks best.keras, early stopping and plateaus; "
+                          "default `val_loss` with validation, else `loss`.")
+    lr_schedule: Union[Component, None] = Field(
+        None, description="A Keras schedule from `keras.optimizers.schedules` (steps, not epochs), e.g. "
+                          "`{CosineDecay: {initial_learning_rate: 0.1, decay_steps: 5000, warmup_steps: 100}}`, "
+                          "or `{ReduceLROnPlateau: {factor: 0.5, patience: 2}}`. Default: the optimizer's constant rate.")
+    on_divergence: Literal["stop", "halve"] = Field(
+        "stop", description="When the loss becomes NaN or infinite: `stop` (status diverged), or `halve`: restore "
+                            "the last epoch's weights, halve the learning rate and go on (the lecture's rule).")
+    early_stopping: Union[dict[str, Any], None] = Field(
+        None, description="Arguments of `keras.callbacks.EarlyStopping` (e.g. `{patience: 3}`); null: off.")
     precision: Literal["float32", "mixed"] = Field(
-        "float32", description="`mixed` computes in 16-bit floats where the device supports it.")
+        "float32", description="`mixed`: 16-bit compute (float16 on GPU, bfloat16 on CPU), float32 weights.")
 
 
 class ConfigFile(Section):

@@ -30,7 +30,11 @@ def build_model(config: Config) -> Any:
     inputs = keras.Input(internal_input_shape(config), name=INPUT)
     tensors = {INPUT: inputs}
     previous = inputs
+    mixed = keras.config.dtype_policy().name.startswith("mixed")
     for spec in config.layers:
+        if mixed and spec is config.layers[-1] and "dtype" not in spec.args:
+            # Keras' advice for mixed precision: the output layer (softmax, loss) computes in float32.
+            spec = LayerSpec(spec.type, spec.name, {**spec.args, "dtype": "float32"}, spec.inputs, spec.path)
         layer = _make_layer(config, spec)
         sources = [tensors[name] for name in spec.inputs] if spec.inputs else [previous]
         _check_window_fits(config, spec, layer, sources[0])

@@ -1,0 +1,126 @@
+"""The callbacks a run needs beyond Keras' own: per-epoch log, best checkpoint, divergence guard."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+from cnnctl.keras_catalog import keras
+
+Base = keras().callbacks.Callback
+
+
+def current_lr(model: Any) -> float:
+    return float(np.asarray(keras().ops.convert_to_numpy(model.optimizer.learning_rate)))
+
+
+class EpochLog(Base):
+    """Times each epoch and hands its row (metrics, learning rate, seconds, images/s) to `sink`."""
+
+    def __init__(self, images_per_epoch: int, sink: Callable[[dict[str, Any]], None]):
+        super().__init__()
+        self.images, self.sink = images_per_epoch, sink
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        seconds = time.perf_counter() - self.started
+        row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items() if k != "learning_rate"},
+               "lr": current_lr(self.model), "seconds": round(seconds, 3),
+               "images_per_second": round(self.images / seconds, 1)}
+        self.sink(row)
+
+
+class BestCheckpoint(Base):
+    """Saves the model whenever `monitor` improves; the file is replaced atomically."""
+
+    def __init__(self, monitor: str, save: Callable[[Any], None]):
+        super().__init__()
+        self.monitor, self.save = monitor, save
+        self.maximize = any(word in monitor for word in ("acc", "auc", "precision", "recall", "f1", "iou"))
+        self.best: float | None = None
+        self.best_epoch: int | None = None
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        value = (logs or {}).get(self.monitor)
+        if value is None or not math.isfinite(float(value)):
+            return
+        value = float(value)
+        if self.best is None or (value > self.best if self.maximize else value < self.best):
+            self.best, self.best_epoch = value, epoch + 1
+            self.save(self.model)
+
+
+class DivergenceGuard(Base):
+    """The loss diverges: stop (status diverged), or restore the last good weights and halve the rate.
+
+    Within an epoch, the loss diverges when its running mean is NaN or
+    infinite, or more than `FACTOR` times its value after the epoch's first
+    step: a rate far too high blows the loss up without always reaching
+    infinity. With halving on, an epoch whose mean loss is no lower than the
+    last good epoch's (for the first epoch: its first step's) has diverged too,
+    as in the lecture's "start high, halve when it diverges".
+    """
+
+    FACTOR = 10.0
+    MAX_HALVINGS = 20
+
+    def __init__(self, halve: bool, say: Callable[[str], None]):
+        super().__init__()
+        self.halve, self.say = halve, say
+        self.halvings: list[dict[str, Any]] = []
+        self.diverged: dict[str, Any] | None = None
+        self.good_loss: float | None = None
+
+    def on_train_begin(self, logs=None) -> None:
+        self._remember(None)
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        self.epoch = epoch + 1
+        self.baseline: float | None = None
+
+    def on_train_batch_end(self, batch: int, logs=None) -> None:
+        loss = float((logs or {}).get("loss", 0.0))
+        if self.baseline is None and math.isfinite(loss):
+            self.baseline = abs(loss)
+            if self.good_loss is None:
+                self.good_loss = loss
+        if not (math.isfinite(loss) and abs(loss) <= self.FACTOR * self.baseline):
+            self._diverge(batch + 1, loss)
+            self.baseline = None
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        loss = float((logs or {}).get("loss", math.nan))
+        if self.diverged is not None or not math.isfinite(loss):
+            return
+        if self.halve and self.good_loss is not None and loss >= self.good_loss:
+            self._diverge(None, loss)
+        else:
+            self._remember(loss)
+
+    def _diverge(self, step: int | None, loss: float) -> None:
+        lr = current_lr(self.model)
+        where = {"epoch": self.epoch, "step": step, "learning_rate": lr, "loss": loss}
+        if not self.halve or len(self.halvings) >= self.MAX_HALVINGS:
+            self.diverged = where
+            self.model.stop_training = True
+            return
+        self.model.set_weights(self.weights)
+        for variable, value in zip(self.model.optimizer.variables, self.optimizer_state):
+            variable.assign(value)
+        self.model.optimizer.learning_rate.assign(lr / 2)
+        self.model.reset_metrics()  # the running loss restarts from the restored weights
+        self.halvings.append({**where, "new_learning_rate": lr / 2})
+        when = f"step {step}" if step else f"end (loss {loss:.4g}, last good {self.good_loss:.4g})"
+        self.say(f"loss diverged at epoch {self.epoch}, {when}: restored the last good weights, "
+                 f"learning rate {lr:g} -> {lr / 2:g}")
+
+    def _remember(self, loss: float | None) -> None:
+        self.weights = self.model.get_weights()
+        self.optimizer_state = [v.numpy() for v in self.model.optimizer.variables]
+        if loss is not None:
+            self.good_loss = loss

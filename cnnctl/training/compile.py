@@ -1,0 +1,56 @@
+"""Keras objects from the config's names: optimizer, loss, metrics, schedule, precision, device."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cnnctl import keras_catalog
+from cnnctl.config import Config
+from cnnctl.config.components import ComponentSpec
+from cnnctl.errors import CnnctlError, Problem
+
+
+def instantiate(spec: ComponentSpec) -> Any:
+    """A class with its arguments, or a plain name Keras resolves itself (`mse`, `accuracy`)."""
+    cls = keras_catalog.lookup_class(spec.kind, spec.name)
+    return spec.name if cls is None else cls(**spec.args)
+
+
+def compile_model(model: Any, config: Config, steps_per_execution: int = 1) -> None:
+    optimizer_args = dict(config.optimizer.args)
+    schedule = config.lr_schedule
+    if schedule is not None and schedule.kind == "schedules":
+        optimizer_args["learning_rate"] = instantiate(schedule)
+    optimizer = instantiate(ComponentSpec("optimizers", config.optimizer.name, optimizer_args))
+    if isinstance(optimizer, str):
+        optimizer = keras_catalog.keras().optimizers.get(optimizer)
+    model.compile(optimizer=optimizer, loss=instantiate(config.loss),
+                  metrics=[instantiate(m) for m in config.metrics], steps_per_execution=steps_per_execution)
+    model.optimizer.build(model.trainable_variables)  # slots exist now, so their state can be saved and restored
+
+
+def select_device(request: str) -> str:
+    """`cpu` hides GPUs; `gpu` insists on one; `auto` takes a GPU when TensorFlow sees one."""
+    keras_catalog.keras()
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if request == "cpu" or (request == "auto" and not gpus):
+        if gpus:
+            tf.config.set_visible_devices([], "GPU")
+        return "CPU"
+    if not gpus:
+        raise CnnctlError(Problem("--device gpu: TensorFlow sees no GPU",
+                                  hint="install with pip install 'cnnctl[gpu]' and check nvidia-smi, "
+                                       "or use --device cpu"))
+    names = [tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus]
+    return f"GPU ({', '.join(names)})"
+
+
+def set_precision(precision: str, device: str) -> str:
+    """The Keras dtype policy for `train.precision`: bfloat16 compute on CPU, float16 on GPU."""
+    policy = "float32"
+    if precision == "mixed":
+        policy = "mixed_float16" if device.startswith("GPU") else "mixed_bfloat16"
+    keras_catalog.keras().mixed_precision.set_global_policy(policy)
+    return policy

@@ -1,0 +1,38 @@
+"""Writers of small dataset files in the published formats, for tests to read back."""
+
+from __future__ import annotations
+
+import gzip
+import pickle
+
+import numpy as np
+import pytest
+
+IDX_CODES = {"uint8": 0x08, "int8": 0x09, "int16": 0x0B, "int32": 0x0C, "float32": 0x0D, "float64": 0x0E}
+
+
+def _write_idx(path, array, gz=False):
+    """Write `array` as an IDX file: magic, big-endian dims, big-endian values."""
+    array = np.asarray(array)
+    header = bytes([0, 0, IDX_CODES[array.dtype.name], array.ndim]) + np.array(array.shape, ">u4").tobytes()
+    data = header + array.astype(array.dtype.newbyteorder(">")).tobytes()
+    path.write_bytes(gzip.compress(data) if gz else data)
+    return path
+
+
+def _write_cifar(path, images, labels, label_key="labels"):
+    """Write a CIFAR "python version" batch: dict of bytes keys, data as (N, 3072) R, G, B planes."""
+    data = np.asarray(images, np.uint8).transpose(0, 3, 1, 2).reshape(len(images), -1)
+    with open(path, "wb") as f:
+        pickle.dump({b"batch_label": b"test", b"data": data, label_key.encode(): list(labels)}, f, protocol=3)
+    return path
+
+
+@pytest.fixture
+def write_idx():
+    return _write_idx
+
+
+@pytest.fixture
+def write_cifar():
+    return _write_cifar
