@@ -102,16 +102,39 @@ def train(config: str, overrides: tuple[str, ...], name: str | None, runs_dir: s
           quiet: bool) -> None:
     """Train a config and write runs/<name>/: config, summary, metrics, models, results."""
     from cnnctl.config import load_config
-    from cnnctl.render import console
     from cnnctl.training import train as run_training
 
-    cfg = load_config(config, overrides)
+    run = run_training(load_config(config, overrides), runs_dir=runs_dir, name=name, device=device,
+                       **_reporting(quiet))
+    if run.results["status"] != "completed":
+        sys.exit(3)
+
+
+@main.command()
+@click.argument("run", type=click.Path(file_okay=False))
+@click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True)
+@click.option("--quiet", "-q", is_flag=True, help="No live display or set-up lines: one line per epoch.")
+def resume(run: str, device: str, quiet: bool) -> None:
+    """Continue an interrupted or killed run from its last completed epoch."""
+    from cnnctl.training import resume as resume_run
+
+    result = resume_run(run, device=device, **_reporting(quiet))
+    if result.results["status"] != "completed":
+        sys.exit(3)
+
+
+def _reporting(quiet: bool) -> dict:
+    """`say` and `progress` for train and resume: a live bar in a terminal, plain lines elsewhere."""
+    from cnnctl.render import console
+
     out = console()
+
     def say(line: str, kind: str) -> None:
-        if quiet and kind != "info":
-            click.echo(line)
-        elif not quiet:
+        if not quiet:
             out.print(line, highlight=False)
+        elif kind != "info":
+            click.echo(line)
+
     progress = None
     if not quiet and out.is_terminal:
         from cnnctl.training.progress import LiveProgress
@@ -119,9 +142,7 @@ def train(config: str, overrides: tuple[str, ...], name: str | None, runs_dir: s
         def progress(epochs: int, steps: int, batch_size: int):
             return LiveProgress(out, epochs, steps, batch_size)
 
-    run = run_training(cfg, runs_dir=runs_dir, name=name, device=device, say=say, progress=progress)
-    if run.results["status"] != "completed":
-        sys.exit(3)
+    return {"say": say, "progress": progress}
 
 
 @main.command()

@@ -79,11 +79,38 @@ class RunFolder:
             f.flush()
             os.fsync(f.fileno())
 
+    def read_metrics(self) -> list[dict[str, Any]]:
+        """The rows written so far (on resume), numbers as floats."""
+        path = self.path / "metrics.csv"
+        if not path.exists():
+            return []
+        with path.open(newline="") as f:
+            reader = csv.DictReader(f)
+            self._csv_fields = list(reader.fieldnames or [])
+            return [{k: float(v) for k, v in row.items()} for row in reader]
+
+    def keep_metrics(self, epochs: int) -> None:
+        """Keep the header and the first `epochs` rows: a row past the checkpoint belongs to a lost epoch."""
+        path = self.path / "metrics.csv"
+        if path.exists():
+            lines = path.read_text().splitlines(keepends=True)
+            write_atomic(path, "".join(lines[: epochs + 1]))
+
     def save_model(self, model: Any, name: str) -> None:
         """Save to a temporary `.keras` file, then rename over the old one."""
         tmp = self.path / f".{name}.tmp.keras"
         model.save(tmp)
         os.replace(tmp, self.path / name)
+
+
+def read_results(folder: Path) -> dict[str, Any]:
+    try:
+        return json.loads((folder / "results.json").read_text())
+    except FileNotFoundError:
+        raise CnnctlError(Problem("no results.json here: not a cnnctl run folder", str(folder),
+                                  hint="pass runs/<name>")) from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CnnctlError(Problem(f"cannot read results.json: {exc}", str(folder))) from None
 
 
 def environment(config_source: str) -> dict[str, Any]:

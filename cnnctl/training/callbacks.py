@@ -124,3 +124,59 @@ class DivergenceGuard(Base):
         self.optimizer_state = [v.numpy() for v in self.model.optimizer.variables]
         if loss is not None:
             self.good_loss = loss
+
+
+# Counters that Keras' own callbacks reset in `on_train_begin`, and cnnctl's carry: saved with each
+# checkpoint and put back when a run resumes, so patience and plateaus pick up where they were.
+STATEFUL = ("wait", "best", "best_epoch", "cooldown_counter", "stopped_epoch", "good_loss", "halvings")
+
+
+def callback_state(callbacks: list[Any]) -> dict[str, dict[str, Any]]:
+    state = {}
+    for cb in callbacks:
+        values = {k: getattr(cb, k) for k in STATEFUL if hasattr(cb, k)}
+        state[type(cb).__name__] = {k: (float(v) if isinstance(v, (np.floating, np.integer)) else v)
+                                    for k, v in values.items()}
+    return state
+
+
+class Restore(Base):
+    """Last in the list: after the others have reset themselves, give them back their saved counters."""
+
+    def __init__(self, callbacks: list[Any], state: dict[str, dict[str, Any]]):
+        super().__init__()
+        self.callbacks, self.state = callbacks, state
+
+    def on_train_begin(self, logs=None) -> None:
+        for cb in self.callbacks:
+            for key, value in self.state.get(type(cb).__name__, {}).items():
+                setattr(cb, key, value)
+
+
+class Checkpointer(Base):
+    """After every other callback has had its say on the epoch, save everything needed to resume."""
+
+    def __init__(self, save: Callable[[int], None], first_epoch: int):
+        super().__init__()
+        self.save, self.first_epoch = save, first_epoch
+
+    def on_train_begin(self, logs=None) -> None:
+        if self.first_epoch == 0:  # an interrupted first epoch resumes from the initial weights
+            self.save(0)
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        self.save(epoch + 1)
+
+
+class StopOnSignal(Base):
+    """Ctrl-C or SIGTERM: finish the step in progress, then stop; the last epoch's checkpoint stands."""
+
+    def __init__(self, requested: Callable[[], bool]):
+        super().__init__()
+        self.requested = requested
+
+    def on_train_batch_end(self, batch: int, logs=None) -> None:
+        if self.requested():
+            raise KeyboardInterrupt
+
+    on_test_batch_end = on_train_batch_end

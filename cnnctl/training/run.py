@@ -1,28 +1,37 @@
-"""`train(config)`: data, model, fit, evaluate, and a run folder that says what happened.
+"""`train(config)` and `resume(folder)`: data, model, fit, evaluate, and a run folder that says what happened.
 
 The order matters: everything a user can get wrong (config, data, shapes,
 device) is checked before the run folder is claimed, so a mistake leaves
 nothing behind; from then on the folder always ends with a results.json
-whose status is completed, diverged, interrupted or failed.
+whose status is completed, diverged, interrupted or failed (or `running`,
+with the process id, while it runs or if it was killed outright).
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import statistics
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from cnnctl import keras_catalog
-from cnnctl.config import Config
+from cnnctl.config import Config, load_config
 from cnnctl.data.pipeline import eval_dataset, label_encoder, train_dataset
-from cnnctl.data.prepare import check_labels, load_data
+from cnnctl.data.prepare import Data, check_labels, load_data
+from cnnctl.errors import CnnctlError, Problem
 from cnnctl.model.build import build_model, internal_input_shape
 from cnnctl.model.summary import summarize_model
-from cnnctl.runs import RunFolder, environment
+from cnnctl.runs import RunFolder, environment, read_results
 from cnnctl.training.compile import compile_model, instantiate, select_device, set_precision
+
+Say = Callable[[str, str], None]
+RESUMABLE = {"interrupted", "failed"}
 
 
 @dataclass(frozen=True)
@@ -31,102 +40,199 @@ class Run:
     results: dict[str, Any]
 
 
+@dataclass
+class _Session:
+    """A config made ready to fit: device chosen, data loaded, model built and compiled."""
+
+    config: Config
+    model: Any
+    data: Data
+    encode: Any
+    device: str
+    policy: str
+
+
 def train(config: Config, runs_dir: str | Path = "runs", name: str | None = None, device: str = "auto",
-          say: Callable[[str, str], None] = lambda line, kind: print(line), progress: Any = None) -> Run:
+          say: Say = lambda line, kind: print(line), progress: Any = None) -> Run:
     """Train `config` and write `runs_dir/<name>/`; return the folder and its results.
 
     `say(line, kind)` receives each line to show, kind being `info` (set-up),
-    `epoch`, `event` (divergence, halving) or `result`; `progress`, if given, is a
-    factory `(epochs, steps, batch_size) -> keras Callback` for a live display.
+    `epoch`, `event` (precision, divergence, halving, interruption) or `result`;
+    `progress`, if given, is a factory `(epochs, steps, batch_size) -> keras
+    Callback` for a live display.
     """
-    keras = keras_catalog.keras()
-    device_name = select_device(device)
-    policy = set_precision(config.train.precision, device_name)
-    if policy != "float32":
-        say(f"precision: {policy} (16-bit compute, float32 weights)", "event")
-    shape = internal_input_shape(config)
-    data = load_data(config, shape)
-    model = build_model(config)
-    units = int(model.output.shape[-1])
-    check_labels(data, units, config)
-    compile_model(model, config)
-    encode = label_encoder(config.loss.name, units)
-    t = config.train
-    train_data, steps = train_dataset(data.train, t.batch_size, t.seed, 0, t.epochs, data.scale, encode)
-    val_data = eval_dataset(data.validation, t.batch_size, data.scale, encode) if data.validation else None
-    say(f"data: {data.report['train']} train, {data.report['validation']} validation, {data.report['test']} test "
-        f"images of {'×'.join(map(str, data.report['image_shape']))}, {data.classes} classes; device {device_name}", "info")
-
+    session = _prepare(config, device, say)
     run = RunFolder.claim(runs_dir, name or config.name)
-    summary = summarize_model(model, config)
+    summary = summarize_model(session.model, config)
     run.write_config(config.resolved())
     run.write_json("summary.json", summary.to_dict())
     run.write_text("summary.txt", _summary_text(summary))
     results: dict[str, Any] = {
         "name": run.path.name, "status": "running", "config": config.source,
-        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "device": device_name, "precision": policy, "monitor": config.monitor, "steps_per_epoch": steps,
-        "data": data.report, "environment": environment(config.source),
+        "started": _now(), "device": session.device, "precision": session.policy, "monitor": config.monitor,
+        "data": session.data.report, "environment": environment(config.source),
     }
-    run.write_json("results.json", results)
     say(f"run folder: {run.path}", "info")
+    return _fit(run, session, results, None, say, progress)
 
-    from cnnctl.training.callbacks import BestCheckpoint, DivergenceGuard, EpochLog
 
-    rows: list[dict[str, Any]] = []
+def resume(folder: str | Path, device: str = "auto", say: Say = lambda line, kind: print(line),
+           progress: Any = None) -> Run:
+    """Continue an interrupted (or killed, or failed) run from its last completed epoch, in the same folder."""
+    run = RunFolder(Path(folder))
+    results = read_results(run.path)
+    status = results.get("status")
+    if status == "running" and _alive(results.get("pid")):
+        raise CnnctlError(Problem(f"this run is still running (process {results.get('pid')})", str(run.path)))
+    if status not in RESUMABLE | {"running"}:
+        raise CnnctlError(Problem(f"this run is {status}: nothing to resume", str(run.path),
+                                  hint="resume takes interrupted, killed or failed runs"))
+    config = load_config(run.path / "config.yaml")
+    session = _prepare(config, device, say)
+    from cnnctl.training.checkpoint import load_checkpoint
+
+    state = load_checkpoint(run.path, session.model)
+    run.keep_metrics(state["epoch"])
+    results.setdefault("resumed", []).append({"at_epoch": state["epoch"], "time": _now(), "was": status})
+    results.update(status="running", device=session.device)
+    say(f"resuming {run.path} after epoch {state['epoch']}", "info")
+    return _fit(run, session, results, state, say, progress)
+
+
+def _prepare(config: Config, device: str, say: Say) -> _Session:
+    device_name = select_device(device)
+    policy = set_precision(config.train.precision, device_name)
+    if policy != "float32":
+        say(f"precision: {policy} (16-bit compute, float32 weights)", "event")
+    data = load_data(config, internal_input_shape(config))
+    model = build_model(config)
+    units = int(model.output.shape[-1])
+    check_labels(data, units, config)
+    compile_model(model, config)
+    r = data.report
+    say(f"data: {r['train']} train, {r['validation']} validation, {r['test']} test images of "
+        f"{'×'.join(map(str, r['image_shape']))}, {data.classes} classes; device {device_name}", "info")
+    return _Session(config, model, data, label_encoder(config.loss.name, units), device_name, policy)
+
+
+def _fit(run: RunFolder, s: _Session, results: dict[str, Any], state: dict[str, Any] | None, say: Say,
+         progress: Any) -> Run:
+    from cnnctl.training import callbacks as cb
+    from cnnctl.training.checkpoint import save_checkpoint
+
+    keras = keras_catalog.keras()
+    config, model, t = s.config, s.model, s.config.train
+    first_epoch = state["epoch"] if state else 0
+    train_data, steps = train_dataset(s.data.train, t.batch_size, t.seed, first_epoch, t.epochs, s.data.scale,
+                                      s.encode)
+    val_data = eval_dataset(s.data.validation, t.batch_size, s.data.scale, s.encode) if s.data.validation else None
+    rows = run.read_metrics()
+    results.update(steps_per_epoch=steps, pid=os.getpid())
+    run.write_json("results.json", results)
 
     def log_epoch(row: dict[str, Any]) -> None:
         rows.append(row)
         run.append_metrics(row)
         say(_epoch_line(row, t.epochs), "epoch")
 
-    best = BestCheckpoint(config.monitor, lambda m: run.save_model(m, "best.keras"))
-    guard = DivergenceGuard(t.on_divergence == "halve", lambda line: say(line, "event"))
+    best = cb.BestCheckpoint(config.monitor, lambda m: run.save_model(m, "best.keras"))
+    guard = cb.DivergenceGuard(t.on_divergence == "halve", lambda line: say(line, "event"))
     # The guard comes after the log and the checkpoint: an epoch it undoes is still recorded as it ran.
-    callbacks = [EpochLog(len(data.train), log_epoch), best, guard]
+    stateful: list[Any] = [best, guard]
     if config.lr_schedule is not None and config.lr_schedule.kind == "callbacks":
-        callbacks.append(instantiate(config.lr_schedule.__class__(
+        stateful.append(instantiate(config.lr_schedule.__class__(
             "callbacks", config.lr_schedule.name, {"monitor": config.monitor, **config.lr_schedule.args})))
     if t.early_stopping is not None:
-        callbacks.append(keras.callbacks.EarlyStopping(**{"monitor": config.monitor, **t.early_stopping}))
-    if progress is not None:  # first, so the bar is gone before the epoch's line is printed
-        callbacks.insert(0, progress(t.epochs, steps, t.batch_size))
-
+        stateful.append(keras.callbacks.EarlyStopping(**{"monitor": config.monitor, **t.early_stopping}))
+    wall_before = state["wall_seconds"] if state else 0.0
     started = time.perf_counter()
-    try:
-        model.fit(train_data, epochs=t.epochs, steps_per_epoch=steps, validation_data=val_data,
-                  callbacks=callbacks, verbose=0, shuffle=False)  # order comes from (seed, epoch)
-        status = "diverged" if guard.diverged else "completed"
-    except KeyboardInterrupt:
-        status = "interrupted"
-        raise
-    except BaseException as exc:
+
+    def checkpoint(epoch: int) -> None:
+        save_checkpoint(run.path, model, {"epoch": epoch, "wall_seconds": wall_before + time.perf_counter() - started,
+                                          "callbacks": cb.callback_state(stateful)})
+
+    with _stop_requests(say) as requested:
+        callbacks = [cb.StopOnSignal(requested), cb.EpochLog(len(s.data.train), log_epoch), *stateful,
+                     cb.Checkpointer(checkpoint, first_epoch)]
+        if state:
+            callbacks.append(cb.Restore(stateful, state["callbacks"]))
+        if progress is not None:  # first, so the bar is gone before the epoch's line is printed
+            callbacks.insert(0, progress(t.epochs, steps, t.batch_size))
         status = "failed"
-        results["error"] = f"{type(exc).__name__}: {exc}"
-        raise
-    finally:
-        results.update(status=status, wall_seconds=round(time.perf_counter() - started, 2),
-                       epochs_completed=len(rows), best_epoch=best.best_epoch,
-                       best={config.monitor: best.best} if best.best is not None else None,
-                       halvings=guard.halvings,
-                       finished=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-        if rows:
-            results["images_per_second"] = statistics.median(r["images_per_second"] for r in rows)
-        if status != "completed":
-            results["diverged_at"] = guard.diverged
-            run.write_json("results.json", results)
+        try:
+            model.fit(train_data, epochs=t.epochs, initial_epoch=first_epoch, steps_per_epoch=steps,
+                      validation_data=val_data, callbacks=callbacks, verbose=0,
+                      shuffle=False)  # the order comes from (seed, epoch)
+            status = "diverged" if guard.diverged else "completed"
+        except KeyboardInterrupt:
+            status = "interrupted"
+            say(f"interrupted: `cnnctl resume {run.path}` continues from the last completed epoch", "event")
+            raise
+        except BaseException as exc:
+            results["error"] = f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            results.update(status=status, wall_seconds=round(wall_before + time.perf_counter() - started, 2),
+                           epochs_completed=len(rows), best_epoch=best.best_epoch,
+                           best={config.monitor: best.best} if best.best is not None else None,
+                           halvings=guard.halvings, finished=_now())
+            results.pop("pid", None)
+            if rows:
+                results["images_per_second"] = statistics.median(float(r["images_per_second"]) for r in rows)
+            if guard.diverged:
+                results["diverged_at"] = guard.diverged
+            if status != "completed":
+                run.write_json("results.json", results)
     if guard.diverged:
         d = guard.diverged
         say(f"diverged: loss {d['loss']:g} at epoch {d['epoch']}, step {d['step']}, learning rate "
             f"{d['learning_rate']:g} (try a lower rate, or train.on_divergence: halve)", "event")
     run.save_model(model, "model.keras")
     if status == "completed":
-        test = model.evaluate(eval_dataset(data.test, t.batch_size, data.scale, encode), verbose=0,
+        test = model.evaluate(eval_dataset(s.data.test, t.batch_size, s.data.scale, s.encode), verbose=0,
                               return_dict=True)
         results["test"] = {k: float(v) for k, v in test.items()}
         say("test: " + "  ".join(f"{k} {v:.4f}" for k, v in results["test"].items()), "result")
     run.write_json("results.json", results)
     return Run(run.path, results)
+
+
+@contextmanager
+def _stop_requests(say: Say) -> Iterator[Callable[[], bool]]:
+    """The first Ctrl-C or SIGTERM asks training to stop after the current step; a second stops at once."""
+    requested = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield requested.is_set
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if requested.is_set():
+            raise KeyboardInterrupt
+        requested.set()
+        say("stopping after this step (Ctrl-C again to stop at once)", "event")
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield requested.is_set
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _alive(pid: Any) -> bool:
+    if not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def _epoch_line(row: dict[str, Any], epochs: int) -> str:

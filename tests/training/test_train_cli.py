@@ -44,7 +44,8 @@ def test_smoke_run_learns(smoke_run):
 def test_run_folder_is_complete_and_consistent(smoke_run):
     folder, _ = smoke_run
     assert {p.name for p in folder.iterdir()} == {"config.yaml", "summary.txt", "summary.json", "metrics.csv",
-                                                  "model.keras", "best.keras", "results.json"}
+                                                  "model.keras", "best.keras", "results.json",
+                                                  "checkpoint.npz", "checkpoint.json"}
     metrics = rows(folder)
     assert [int(r["epoch"]) for r in metrics] == [1, 2, 3, 4]
     assert {"loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds"} <= set(metrics[0])

@@ -1,0 +1,124 @@
+"""Interruption and resume, with real signals to a real `cnnctl train` process.
+
+A run stopped during epoch 2 and resumed must end with the same metrics.csv
+as an uninterrupted run with the same seed (CPU): same shuffle order, same
+Dropout masks, same optimizer state.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import cli
+
+CONFIG = """\
+name: cut
+data:
+  source: synthetic
+  synthetic: {train_size: 4000, test_size: 300, classes: 4}
+model:
+  input_shape: [28, 28, 1]
+  layers:
+    - Conv2D: {filters: 8, kernel_size: 3, activation: relu}
+    - MaxPooling2D
+    - Dropout: {rate: 0.3}
+    - Conv2D: {filters: 8, kernel_size: 3, activation: relu}
+    - Flatten
+    - Dense: {units: 4, activation: softmax}
+train:
+  epochs: 4
+  batch_size: 16
+  optimizer: {Adam: {learning_rate: 0.001}}
+  lr_schedule: {ReduceLROnPlateau: {factor: 0.5, patience: 0, min_delta: 0.02}}
+"""
+TIMING = ("seconds", "images_per_second")
+
+
+def metrics(folder: Path) -> list[dict[str, str]]:
+    with (folder / "metrics.csv").open() as f:
+        return [{k: v for k, v in row.items() if k not in TIMING} for row in csv.DictReader(f)]
+
+
+def start(config: Path, runs: Path, name: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "cnnctl", "train", str(config), "--runs-dir", str(runs),
+                             "--name", name, "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def wait_for_epochs(folder: Path, epochs: int, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if (folder / "metrics.csv").exists() and len(metrics(folder)) >= epochs:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"no epoch {epochs} in time: {process.poll()} {process.stderr.read()}")
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("resume")
+    config = tmp / "cut.yaml"
+    config.write_text(CONFIG)
+    result = cli("train", config, "--runs-dir", tmp / "runs", "--name", "whole", "--quiet")
+    assert result.exit_code == 0, result.output
+    return config, tmp / "runs", metrics(tmp / "runs" / "whole")
+
+
+@pytest.mark.parametrize("how", ["SIGINT", "SIGTERM", "SIGKILL"])
+def test_interrupted_run_resumes_to_the_same_metrics(reference, how):
+    config, runs, expected = reference
+    process = start(config, runs, how)
+    folder = runs / how
+    wait_for_epochs(folder, 1, process)
+    process.send_signal(getattr(signal, how))
+    out, err = process.communicate(timeout=60)
+    results = json.loads((folder / "results.json").read_text())
+    if how == "SIGKILL":
+        assert process.returncode == -signal.SIGKILL
+        assert results["status"] == "running"  # nobody was left to say otherwise; resume sees the process is gone
+    else:
+        assert process.returncode == 130, err
+        assert results["status"] == "interrupted"
+        assert "cnnctl resume" in out and "Traceback" not in err
+    done = len(metrics(folder))
+    assert 1 <= done <= 2  # at most the epoch in progress is lost
+
+    resumed = cli("resume", folder, "--quiet")
+    assert resumed.exit_code == 0, resumed.output + repr(resumed.exception)
+    assert metrics(folder) == expected
+    results = json.loads((folder / "results.json").read_text())
+    assert results["status"] == "completed"
+    # from the last checkpoint: the last epoch in metrics.csv, or the one before when killed between the two
+    assert results["resumed"][0]["at_epoch"] in (done, done - 1)
+
+
+def test_second_ctrl_c_stops_at_once_and_leaves_a_resumable_folder(reference):
+    config, runs, expected = reference
+    process = start(config, runs, "twice")
+    folder = runs / "twice"
+    wait_for_epochs(folder, 1, process)
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert json.loads((folder / "results.json").read_text())["status"] == "interrupted"
+    assert not [p.name for p in folder.iterdir() if p.name.startswith(".")]  # no temporary files left
+    assert cli("resume", folder, "--quiet").exit_code == 0
+    assert metrics(folder) == expected
+
+
+def test_resume_refuses_finished_runs(reference):
+    _, runs, _ = reference
+    result = cli("resume", runs / "whole")
+    assert result.exit_code == 2
+    assert "this run is completed: nothing to resume" in result.stderr
