@@ -32,19 +32,42 @@ class Group(click.Group):
                 click.echo(f"error: {problem}", err=True)
             ctx.exit(2)
         except KeyboardInterrupt:
+            import signal
+
+            for sig in (signal.SIGINT, signal.SIGTERM):  # on the way out: a late second Ctrl-C must not
+                signal.signal(sig, signal.SIG_IGN)        # turn a clean exit into a traceback
             click.echo("interrupted", err=True)
             ctx.exit(130)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception:
+            if ctx.meta.get("debug"):
+                raise
+            import traceback
+
+            traceback.print_exc()
+            click.echo("error: this is a bug in cnnctl, not in your config: please report it with the command, "
+                       "the config and the traceback above", err=True)
+            ctx.exit(1)
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="cnnctl")
 @click.option("--debug", is_flag=True, help="Show full tracebacks.")
+@click.option("--plugin", "plugins", multiple=True, metavar="MODULE",
+              help="Import MODULE and offer its Keras Layer subclasses to configs (repeatable).")
 @click.pass_context
-def main(ctx: click.Context, debug: bool) -> None:
+def main(ctx: click.Context, debug: bool, plugins: tuple[str, ...]) -> None:
     """Build, inspect and train Keras CNNs from YAML configs."""
     ctx.meta["debug"] = debug
     if debug:
         os.environ["CNNCTL_DEBUG"] = "1"
+    if plugins:
+        from cnnctl.keras_catalog import load_plugin
+
+        sys.path.insert(0, os.getcwd())  # a my_layers.py beside the user's configs
+        for module in plugins:
+            load_plugin(module)
 
 
 @main.command()
@@ -72,12 +95,14 @@ def summary(config: str, overrides: tuple[str, ...], as_json: bool, explain: boo
 def validate(configs: tuple[str, ...], overrides: tuple[str, ...]) -> None:
     """Check configs without training: every problem in every file, then exit 0 or 2."""
     from cnnctl.config import load_config
-    from cnnctl.model import build_model
+    from cnnctl.model import build_model, check_output
 
     failed = 0
     for path in configs:
         try:
-            model = build_model(load_config(path, overrides))
+            config = load_config(path, overrides)
+            model = build_model(config)
+            check_output(config, model)
         except CnnctlError as exc:
             failed += 1
             for problem in exc.problems:

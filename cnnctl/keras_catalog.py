@@ -93,7 +93,39 @@ def classes(kind: str) -> dict[str, type]:
     if kind == "layers":
         for name in UNSAFE_LAYERS | {"InputLayer"}:
             found.pop(name, None)
+        found.update(PLUGIN_LAYERS)
     return found
+
+
+# Layer classes from modules the user named with `--plugin`: the one way custom code enters a model.
+PLUGIN_LAYERS: dict[str, type] = {}
+
+
+def load_plugin(module_name: str) -> list[str]:
+    """Import a module the user named on the command line and offer its Layer subclasses by class name.
+
+    Each class is registered with Keras' serialization, so models that use it save and load.
+    """
+    import importlib
+
+    from cnnctl.errors import CnnctlError, Problem
+
+    base = keras().layers.Layer
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise CnnctlError(Problem(f"--plugin {module_name}: cannot import it ({exc})",
+                                  hint="name a module on the Python path, e.g. a my_layers.py in this folder")) from None
+    found = [obj for obj in vars(module).values()
+             if isinstance(obj, type) and issubclass(obj, base) and obj.__module__ == module.__name__]
+    if not found:
+        raise CnnctlError(Problem(f"--plugin {module_name}: the module defines no keras.layers.Layer subclass"))
+    for cls in found:
+        keras().saving.register_keras_serializable(package="cnnctl_plugin")(cls)
+        PLUGIN_LAYERS[cls.__name__] = cls
+    classes.cache_clear()
+    arguments.cache_clear()
+    return [cls.__name__ for cls in found]
 
 
 @functools.cache

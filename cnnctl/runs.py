@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from cnnctl.errors import CnnctlError, Problem
-from cnnctl.runfiles import write_atomic
+from cnnctl.runfiles import write_atomic, writing
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -71,7 +71,7 @@ class RunFolder:
         new = self._csv_fields is None
         if new:
             self._csv_fields = list(row)
-        with path.open("a", newline="") as f:
+        with writing(path), path.open("a", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=self._csv_fields, extrasaction="ignore")
             if new:
                 writer.writeheader()
@@ -99,8 +99,12 @@ class RunFolder:
     def save_model(self, model: Any, name: str) -> None:
         """Save to a temporary `.keras` file, then rename over the old one."""
         tmp = self.path / f".{name}.tmp.keras"
-        model.save(tmp)
-        os.replace(tmp, self.path / name)
+        try:
+            with writing(self.path / name):
+                model.save(tmp)
+                os.replace(tmp, self.path / name)
+        finally:
+            tmp.unlink(missing_ok=True)
 
 
 def read_results(folder: Path) -> dict[str, Any]:

@@ -123,3 +123,45 @@ def test_version():
 
     result = cli("--version")
     assert result.exit_code == 0 and result.stdout == f"cnnctl, version {__version__}\n"
+
+
+def test_internal_bugs_exit_1_with_traceback_and_a_hint(write_config, monkeypatch):
+    import cnnctl.model
+
+    def broken(config):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(cnnctl.model, "summarize", broken)
+    result = cli("summary", write_config(LECTURE_YAML))
+    assert result.exit_code == 1
+    assert "RuntimeError: boom" in result.stderr and "Traceback" in result.stderr
+    assert "this is a bug in cnnctl" in result.stderr
+
+
+@pytest.fixture
+def plugin_registry(monkeypatch):
+    """Plugins register globally: give the test its own registry and forget it afterwards."""
+    from cnnctl import keras_catalog
+
+    monkeypatch.setattr(keras_catalog, "PLUGIN_LAYERS", {})
+    yield
+    monkeypatch.undo()
+    keras_catalog.classes.cache_clear()
+
+
+def test_plugin_layers_come_from_the_command_line_only(tmp_path, monkeypatch, plugin_registry):
+    (tmp_path / "my_layers.py").write_text(
+        "import keras\n\n"
+        "class Doubler(keras.layers.Layer):\n"
+        "    def call(self, x):\n"
+        "        return x * 2\n")
+    config = tmp_path / "net.yaml"
+    config.write_text("model:\n  input_shape: [4, 4, 1]\n  layers: [Doubler, Flatten, {Dense: {units: 2}}]\n")
+    monkeypatch.chdir(tmp_path)
+    without = cli("summary", config)
+    assert without.exit_code == 2 and "unknown layer 'Doubler'" in without.stderr and "--plugin" in without.stderr
+    with_plugin = cli("--plugin", "my_layers", "summary", config, "--json")
+    assert with_plugin.exit_code == 0, with_plugin.output
+    assert json.loads(with_plugin.stdout)["layers"][0]["type"] == "Doubler"
+    missing = cli("--plugin", "no_such_module", "summary", config)
+    assert missing.exit_code == 2 and "--plugin no_such_module: cannot import it" in missing.stderr

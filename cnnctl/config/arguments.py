@@ -9,6 +9,11 @@ from cnnctl.config.source import KeyPath, Origins
 from cnnctl.errors import Problem, did_you_mean
 
 
+# Names from Keras 1 and 2 (and the lecture's code) that Keras 3 renamed: a hint, never accepted.
+RENAMED = {"lr": "learning_rate", "output_dim": "units", "nb_filter": "filters", "border_mode": "padding",
+           "subsample": "strides", "init": "kernel_initializer", "dim_ordering": "data_format", "p": "rate"}
+
+
 def check_arguments(cls: type, args: dict[str, Any], path: KeyPath, origins: Origins,
                     layer: bool = False) -> list[Problem]:
     """Names against the real signature; values against the types Keras documents plainly.
@@ -23,6 +28,8 @@ def check_arguments(cls: type, args: dict[str, Any], path: KeyPath, origins: Ori
     for key, value in args.items():
         if key not in known:
             hint = did_you_mean(str(key), list(known))
+            if RENAMED.get(key) in known:
+                hint = f"a Keras 1/2 name: Keras 3 calls it '{RENAMED[key]}'"
             meant.update(k for k in known if hint and f"'{k}'" in hint)
             hint = hint or f"{name} takes: {', '.join(known)}"
             problems.append(origins.problem(path + (key,), f"unknown argument '{key}' for {name}", hint))

@@ -82,7 +82,8 @@ def _parse_entry(entry: Any, path: KeyPath, origins: Origins, problems: list[Pro
     classes = keras_catalog.classes("layers")
     if type_name not in classes:
         hint = ("not allowed in a config: it would load or run code" if type_name in keras_catalog.UNSAFE_LAYERS
-                else did_you_mean(type_name, list(classes)) or "see keras.layers for the names")
+                else did_you_mean(type_name, list(classes))
+                or "see keras.layers for the names, or bring your own with --plugin MODULE")
         problems.append(origins.problem(path + (type_name,), f"unknown layer '{type_name}'", hint))
         return None
     args = dict(args)

@@ -148,6 +148,11 @@ def _translate(exc: pydantic.ValidationError, data: Any, origins: Origins) -> li
             problems[path] = origins.problem(path, f"unknown key '{path[-1]}'", hint)
         elif err["type"] == "missing":
             problems[path] = origins.problem(path[:-1], f"missing required key '{path[-1]}'")
+        elif err["type"] == "too_short":
+            problems[path] = origins.problem(path, f"needs at least {err['ctx']['min_length']} item(s)")
+        elif err["type"] == "string_pattern_mismatch":
+            problems[path] = origins.problem(path, f"{err['input']!r} is not a plain name",
+                                             "use letters, digits, '_', '-' and '.'")
         else:
             message = err["msg"].replace("Input should be", "expected").replace("Input ", "value ")
             problems[path] = origins.problem(path, f"{message}, got {err['input']!r}")

@@ -1,6 +1,6 @@
 """Model building and its summary; consumes a validated `Config`."""
 
-from cnnctl.model.build import build_model
+from cnnctl.model.build import build_model, check_output
 from cnnctl.model.summary import LayerRow, Summary, summarize, summarize_model
 
-__all__ = ["build_model", "summarize", "summarize_model", "Summary", "LayerRow"]
+__all__ = ["build_model", "check_output", "summarize", "summarize_model", "Summary", "LayerRow"]

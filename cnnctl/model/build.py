@@ -38,6 +38,7 @@ def build_model(config: Config) -> Any:
         layer = _make_layer(config, spec)
         sources = [tensors[name] for name in spec.inputs] if spec.inputs else [previous]
         _check_window_fits(config, spec, layer, sources[0])
+        _check_size(config, spec, layer, sources[0])
         try:
             previous = layer(sources[0] if len(sources) == 1 else sources)
         except Exception as exc:  # Keras' shape errors: report them at the layer's line
@@ -73,6 +74,26 @@ def _check_window_fits(config: Config, spec: LayerSpec, layer: Any, source: Any)
         "use a smaller kernel_size or pool_size, padding: same, or a larger model.input_shape")
 
 
+# Far beyond any CNN this tool is for, and still far from what would exhaust memory or hang the machine.
+MAX_LAYER_WEIGHTS = 500_000_000
+
+
+def _check_size(config: Config, spec: LayerSpec, layer: Any, source: Any) -> None:
+    """Refuse a Dense or convolution whose kernel would take gigabytes, before Keras allocates it."""
+    width = getattr(layer, "units", None) or getattr(layer, "filters", None)
+    inputs = _shape(source)[-1] if _shape(source) else None
+    if not isinstance(width, int) or not isinstance(inputs, int):
+        return
+    window = 1
+    for k in getattr(layer, "kernel_size", None) or ():
+        window *= k
+    weights = window * inputs * width
+    if weights > MAX_LAYER_WEIGHTS:
+        raise config.error(spec.path + (spec.type,),
+                           f"{spec.type} would hold {weights:,} weights ({window}×{inputs}×{width}), over cnnctl's "
+                           f"limit of {MAX_LAYER_WEIGHTS:,}", "use fewer units or filters, or pool first")
+
+
 def _shape(tensor: Any) -> tuple:
     return tuple(tensor.shape[1:])
 
@@ -80,3 +101,17 @@ def _shape(tensor: Any) -> tuple:
 def _first_line(exc: Exception) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     return lines[0] if lines else type(exc).__name__
+
+
+def check_output(config: Config, model: Any) -> None:
+    """A classifier ends in one vector per image, with one unit per class for categorical losses."""
+    shape = tuple(model.output.shape[1:])
+    last = config.layers[-1]
+    where = last.path + (last.type,)
+    if len(shape) != 1:
+        raise config.error(where, f"the model must end in one vector per image, but its output is "
+                                  f"{'×'.join(map(str, shape))}",
+                           "add Flatten or GlobalAveragePooling2D, then a Dense layer with one unit per class")
+    if shape[0] == 1 and "categorical" in config.loss.name.lower():
+        raise config.error(where, f"{config.loss.name} needs one output per class, but the last layer has 1 unit",
+                           "use one unit per class with softmax, or binary_crossentropy with one sigmoid unit")

@@ -36,14 +36,15 @@ def save_checkpoint(folder: Path, model: Any, state: dict[str, Any]) -> None:
     arrays |= {f"weight_{i}": w for i, w in enumerate(model.get_weights())}
     arrays |= {f"optimizer_{i}": v.numpy() for i, v in enumerate(model.optimizer.variables)}
     arrays |= {f"seed_{i}": g.state.numpy() for i, g in enumerate(seed_generators(model))}
+    from cnnctl.runfiles import write_atomic, writing
+
     tmp = folder / f".{ARRAYS}.tmp.npz"
     try:
-        np.savez(tmp, **arrays)
-        os.replace(tmp, folder / ARRAYS)
-    except BaseException:
+        with writing(folder / ARRAYS):
+            np.savez(tmp, **arrays)
+            os.replace(tmp, folder / ARRAYS)
+    finally:
         tmp.unlink(missing_ok=True)
-        raise
-    from cnnctl.runfiles import write_atomic
 
     write_atomic(folder / STATE, json.dumps(state, indent=2) + "\n")
 

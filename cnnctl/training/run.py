@@ -25,7 +25,7 @@ from cnnctl.config import Config, load_config
 from cnnctl.data.pipeline import eval_dataset, label_encoder, train_dataset
 from cnnctl.data.prepare import Data, check_labels, load_data
 from cnnctl.errors import CnnctlError, Problem
-from cnnctl.model.build import build_model, internal_input_shape
+from cnnctl.model.build import build_model, check_output, internal_input_shape
 from cnnctl.model.summary import summarize_model
 from cnnctl.runs import RunFolder, environment, read_results
 from cnnctl.training.compile import compile_model, instantiate, select_device, set_precision
@@ -106,6 +106,7 @@ def _prepare(config: Config, device: str, say: Say) -> _Session:
         say(f"precision: {policy} (16-bit compute, float32 weights)", "event")
     data = load_data(config, internal_input_shape(config))
     model = build_model(config)
+    check_output(config, model)
     units = int(model.output.shape[-1])
     check_labels(data, units, config)
     compile_model(model, config)
