@@ -94,6 +94,7 @@ def resume(folder: str | Path, device: str = "auto", say: Say = lambda line, kin
     state = load_checkpoint(run.path, session.model)
     run.keep_metrics(state["epoch"])
     results.setdefault("resumed", []).append({"at_epoch": state["epoch"], "time": _now(), "was": status})
+    results.pop("error", None)
     results.update(status="running", device=session.device)
     say(f"resuming {run.path} after epoch {state['epoch']}", "info")
     return _fit(run, session, results, state, say, progress)
@@ -119,6 +120,7 @@ def _prepare(config: Config, device: str, say: Say) -> _Session:
 def _fit(run: RunFolder, s: _Session, results: dict[str, Any], state: dict[str, Any] | None, say: Say,
          progress: Any) -> Run:
     from cnnctl.training import callbacks as cb
+    from cnnctl.training import guardian
     from cnnctl.training.checkpoint import save_checkpoint
 
     keras = keras_catalog.keras()
@@ -130,6 +132,7 @@ def _fit(run: RunFolder, s: _Session, results: dict[str, Any], state: dict[str, 
     rows = run.read_metrics()
     results.update(steps_per_epoch=steps, pid=os.getpid())
     run.write_json("results.json", results)
+    watcher = guardian.start(run.path / "results.json", os.getpid())
 
     def log_epoch(row: dict[str, Any]) -> None:
         rows.append(row)
@@ -184,6 +187,7 @@ def _fit(run: RunFolder, s: _Session, results: dict[str, Any], state: dict[str, 
                 results["diverged_at"] = guard.diverged
             if status != "completed":
                 run.write_json("results.json", results)
+                guardian.stop(watcher)
     if guard.diverged:
         d = guard.diverged
         say(f"diverged: loss {d['loss']:g} at epoch {d['epoch']}, step {d['step']}, learning rate "
@@ -195,6 +199,7 @@ def _fit(run: RunFolder, s: _Session, results: dict[str, Any], state: dict[str, 
         results["test"] = {k: float(v) for k, v in test.items()}
         say("test: " + "  ".join(f"{k} {v:.4f}" for k, v in results["test"].items()), "result")
     run.write_json("results.json", results)
+    guardian.stop(watcher)
     return Run(run.path, results)
 
 

@@ -84,7 +84,11 @@ def test_interrupted_run_resumes_to_the_same_metrics(reference, how):
     results = json.loads((folder / "results.json").read_text())
     if how == "SIGKILL":
         assert process.returncode == -signal.SIGKILL
-        assert results["status"] == "running"  # nobody was left to say otherwise; resume sees the process is gone
+        deadline = time.monotonic() + 20  # the guardian process notices the death and says so
+        while results["status"] == "running" and time.monotonic() < deadline:
+            time.sleep(0.1)
+            results = json.loads((folder / "results.json").read_text())
+        assert results["status"] == "failed" and "killed" in results["error"]
     else:
         assert process.returncode == 130, err
         assert results["status"] == "interrupted"

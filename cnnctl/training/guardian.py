@@ -1,0 +1,52 @@
+"""A tiny watcher process: if training dies without a word (kill -9, a crash, the OOM killer), say so.
+
+Training starts `python -m cnnctl.training.guardian RESULTS PID` with a pipe
+on its stdin and never writes to it. When the training process ends, by any
+means, the pipe closes; if results.json still says `running` for that
+process, the guardian marks it `failed`, so the folder never claims a run
+that is gone. `cnnctl resume` takes it from the last checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def start(results: Path, pid: int) -> Any:
+    """Start the watcher; None where it cannot be (the run then relies on its own last words)."""
+    try:
+        return subprocess.Popen([sys.executable, "-m", "cnnctl.training.guardian", str(results), str(pid)],
+                                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)  # Ctrl-C in the terminal is for training, not for it
+    except OSError:
+        return None
+
+
+def stop(process: Any) -> None:
+    """Training has written its final status: let the watcher go."""
+    if process is not None:
+        process.stdin.close()
+        process.wait(timeout=30)
+
+
+def _watch(results: Path, pid: int) -> None:
+    sys.stdin.buffer.read()  # returns when the training process has ended
+    try:
+        data = json.loads(results.read_text())
+    except (OSError, ValueError):
+        return
+    if data.get("status") == "running" and data.get("pid") == pid:
+        from cnnctl.runfiles import write_atomic
+
+        data.pop("pid")
+        data.update(status="failed", error="the training process ended without a word (killed, or crashed): "
+                                           "`cnnctl resume` continues from the last completed epoch")
+        write_atomic(results, json.dumps(data, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    _watch(Path(sys.argv[1]), int(sys.argv[2]))
