@@ -186,6 +186,32 @@ def evaluate(run: str, best: bool, as_json: bool) -> None:
 
 
 @main.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
+@click.option("--steps", default=50, show_default=True, type=click.IntRange(1), help="Timed steps per batch size.")
+@click.option("--warmup", default=5, show_default=True, type=click.IntRange(1), help="Untimed steps first.")
+@click.option("--batch-size", "batch_sizes", multiple=True, type=click.IntRange(1),
+              help="Batch size to time (repeatable; default: the config's).")
+@click.option("--inference", is_flag=True, help="Also time forward passes.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+def bench(config: str, overrides: tuple[str, ...], steps: int, warmup: int, batch_sizes: tuple[int, ...],
+          inference: bool, device: str, as_json: bool) -> None:
+    """Time training steps of the config's model on synthetic input: images/s, ms/step, peak memory."""
+    from cnnctl.bench import bench as run_bench
+    from cnnctl.config import load_config
+
+    cfg = load_config(config, overrides)
+    rows = run_bench(cfg, list(batch_sizes) or [cfg.train.batch_size], steps, warmup, inference, device)
+    if as_json:
+        click.echo(json.dumps([row.to_dict() for row in rows], indent=2))
+        return
+    from cnnctl.render import bench_table, console
+
+    console().print(bench_table(cfg.name, rows))
+
+
+@main.command()
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True),
               help="Write the schema to this file instead of printing it.")
 def schema(output: str | None) -> None:
