@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-# namespace key -> (dotted attribute of the keras module, name of its base class there)
+# namespace key -> (dotted attribute of the keras module, its base class there)
 NAMESPACES: dict[str, tuple[str, str]] = {
-    "layers": ("layers", "Layer"),
-    "losses": ("losses", "Loss"),
-    "optimizers": ("optimizers", "Optimizer"),
-    "metrics": ("metrics", "Metric"),
-    "schedules": ("optimizers.schedules", "LearningRateSchedule"),
-    "callbacks": ("callbacks", "Callback"),
+    "layers": ("layers", "layers.Layer"),
+    "losses": ("losses", "losses.Loss"),
+    "optimizers": ("optimizers", "optimizers.Optimizer"),
+    "metrics": ("metrics", "metrics.Metric"),
+    "schedules": ("optimizers.schedules", "optimizers.schedules.LearningRateSchedule"),
+    "callbacks": ("callbacks", "callbacks.Callback"),
 }
 
 SINGULAR = {"layers": "layer", "losses": "loss", "optimizers": "optimizer", "metrics": "metric",
@@ -72,12 +72,7 @@ def _muted_stderr(mute: bool):
 
 
 def _namespace(kind: str) -> tuple[ModuleType, type]:
-    attr, base_name = NAMESPACES[kind]
-    module: Any = keras()
-    for part in attr.split("."):
-        module = getattr(module, part)
-    base = getattr(keras(), attr.split(".")[0]) if kind != "schedules" else module
-    return module, getattr(base, base_name)
+    return tuple(functools.reduce(getattr, path.split("."), keras()) for path in NAMESPACES[kind])
 
 
 @functools.cache

@@ -23,9 +23,6 @@ class ComponentSpec:
     name: str
     args: dict[str, Any] = field(default_factory=dict)
 
-    def to_entry(self) -> Any:
-        return {self.name: dict(self.args)} if self.args else self.name
-
 
 def parse_component(kind: str, raw: Any, path: KeyPath, origins: Origins) -> tuple[ComponentSpec | None, list[Problem]]:
     """Resolve `raw` in the Keras namespace `kind`, checking the arguments of a class."""

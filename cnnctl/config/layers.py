@@ -31,15 +31,6 @@ class LayerSpec:
     inputs: tuple[str, ...] | None = None  # None: the layer before it
     path: KeyPath = ()
 
-    def to_entry(self, auto_name: bool) -> dict[str, Any]:
-        """The entry as it would be written in a config (for the resolved config.yaml)."""
-        args = dict(self.args)
-        if not auto_name:
-            args["name"] = self.name
-        if self.inputs is not None:
-            args["inputs"] = list(self.inputs)
-        return {self.type: args}
-
 
 def parse_layers(raw: list[Any], origins: Origins) -> tuple[list[LayerSpec], list[Problem]]:
     """Check every entry and return the specs plus every problem found (not only the first)."""

@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterator
 
 from cnnctl import keras_catalog
 from cnnctl.config import Config, load_config
+from cnnctl.config.components import ComponentSpec
 from cnnctl.data.pipeline import eval_dataset, label_encoder, train_dataset
 from cnnctl.data.prepare import Data, check_labels, load_data
 from cnnctl.errors import CnnctlError, Problem
@@ -143,9 +144,10 @@ def _fit(run: RunFolder, s: _Session, results: dict[str, Any], state: dict[str, 
     guard = cb.DivergenceGuard(t.on_divergence == "halve", lambda line: say(line, "event"))
     # The guard comes after the log and the checkpoint: an epoch it undoes is still recorded as it ran.
     stateful: list[Any] = [best, guard]
-    if config.lr_schedule is not None and config.lr_schedule.kind == "callbacks":
-        stateful.append(instantiate(config.lr_schedule.__class__(
-            "callbacks", config.lr_schedule.name, {"monitor": config.monitor, **config.lr_schedule.args})))
+    schedule = config.lr_schedule
+    if schedule is not None and schedule.kind == "callbacks":  # ReduceLROnPlateau, on train.monitor by default
+        stateful.append(instantiate(ComponentSpec("callbacks", schedule.name,
+                                                  {"monitor": config.monitor, **schedule.args})))
     if t.early_stopping is not None:
         stateful.append(keras.callbacks.EarlyStopping(**{"monitor": config.monitor, **t.early_stopping}))
     wall_before = state["wall_seconds"] if state else 0.0
