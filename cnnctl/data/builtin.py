@@ -9,12 +9,12 @@ In each folder the dataset may sit directly or in a subfolder named after it.
 from __future__ import annotations
 
 import os
-import zipfile
 
 import numpy as np
 
 from cnnctl.data.cifar import read_cifar_batch
-from cnnctl.data.idx import read_idx
+from cnnctl.data.idx import read_idx_pair
+from cnnctl.data.npz import read_npz
 from cnnctl.errors import CnnctlError, Problem, did_you_mean
 
 Arrays = tuple[np.ndarray, np.ndarray]
@@ -122,14 +122,14 @@ def _load_folder(name: str, folder: str) -> Split | None:
     """The dataset from `folder` (`<name>.npz` or the format's own files), or None when absent."""
     npz = os.path.join(folder, f"{name}.npz")
     if os.path.isfile(npz):
-        return _read_npz(npz)
+        return read_npz(npz)
     if _missing(name, folder):
         return None
     paths = [_existing(name, folder, file) for file in _required(name)]
     if name in CIFAR_FILES:
         return _read_cifar(name, paths)
     x_train, y_train, x_test, y_test = paths
-    return _read_idx_pair(x_train, y_train), _read_idx_pair(x_test, y_test)
+    return read_idx_pair(x_train, y_train), read_idx_pair(x_test, y_test)
 
 
 def _required(name: str) -> list[str]:
@@ -149,39 +149,12 @@ def _missing(name: str, folder: str) -> list[str]:
     return [file for file in _required(name) if _existing(name, folder, file) is None]
 
 
-def _read_idx_pair(images_path: str, labels_path: str) -> Arrays:
-    images, labels = read_idx(images_path), read_idx(labels_path)
-    if images.ndim != 3:
-        raise CnnctlError(Problem(f"expected images (count, height, width), found shape {images.shape}",
-                                  file=images_path))
-    if labels.ndim != 1 or len(labels) != len(images):
-        raise CnnctlError(Problem(f"expected {len(images)} labels (one per image in {images_path}), "
-                                  f"found shape {labels.shape}", file=labels_path,
-                                  hint="the image and label files must come from the same set"))
-    return images, labels
-
-
 def _read_cifar(name: str, paths: list[str]) -> Split:
     *train_paths, test_path = paths
     train = [read_cifar_batch(path, CIFAR_LABELS[name]) for path in train_paths]
     x_train = np.concatenate([images for images, _ in train])
     y_train = np.concatenate([labels for _, labels in train])
     return (x_train, y_train), read_cifar_batch(test_path, CIFAR_LABELS[name])
-
-
-def _read_npz(path: str) -> Split:
-    keys = ["x_train", "y_train", "x_test", "y_test"]
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            if any(key not in f for key in keys):
-                raise CnnctlError(Problem(f"expected arrays {', '.join(keys)}, found {', '.join(f.files)}", file=path))
-            x_train, y_train, x_test, y_test = (f[key] for key in keys)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise CnnctlError(Problem(f"cannot read: {exc}", file=path, hint="the file is damaged; download it again"))
-    for x, y, part in [(x_train, y_train, "train"), (x_test, y_test, "test")]:
-        if y.size != len(x):
-            raise CnnctlError(Problem(f"{len(x)} x_{part} images but {y.size} y_{part} labels", file=path))
-    return (x_train, y_train.reshape(-1)), (x_test, y_test.reshape(-1))
 
 
 def _download(name: str) -> Split:

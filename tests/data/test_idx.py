@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnnctl.data.idx import read_idx
+from cnnctl.data.idx import read_idx, read_idx_folder
 from cnnctl.errors import CnnctlError
 
 MNIST_TEST = Path("/work/shared/data/mnist")
@@ -96,3 +96,86 @@ def test_real_mnist_test_set():
     assert labels.shape == (10000,) and set(np.unique(labels)) == set(range(10))
     assert labels[:5].tolist() == [7, 2, 1, 0, 4]  # MNIST's well-known first test digits
     assert images.max() == 255 and images[:, 0, 0].max() == 0  # strokes, blank corners
+
+
+def _set(seed=0, train=6, test=4, shape=(5, 4)):
+    rng = np.random.default_rng(seed)
+    return ((rng.integers(0, 256, (train, *shape), dtype=np.uint8), rng.integers(0, 10, train, dtype=np.uint8)),
+            (rng.integers(0, 256, (test, *shape), dtype=np.uint8), rng.integers(0, 10, test, dtype=np.uint8)))
+
+
+def _write_set(folder, split, write_idx, names=("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                                               "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"), gz=True):
+    folder.mkdir(parents=True, exist_ok=True)
+    (x_train, y_train), (x_test, y_test) = split
+    for name, array in zip(names, [x_train, y_train, x_test, y_test]):
+        write_idx(folder / (name + (".gz" if gz else "")), array, gz=gz)
+    return folder
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_folder_of_four_files(tmp_path, write_idx, gz):
+    split = _set()
+    (x_train, y_train), (x_test, y_test) = read_idx_folder(_write_set(tmp_path / "d", split, write_idx, gz=gz))
+    np.testing.assert_array_equal(x_train, split[0][0])
+    np.testing.assert_array_equal(x_test, split[1][0])
+    assert y_train.dtype == np.int64 and y_train.tolist() == split[0][1].tolist()
+    assert y_test.tolist() == split[1][1].tolist()
+
+
+def test_prefixed_names_test_for_t10k_and_colour_images(tmp_path, write_idx):
+    split = _set(shape=(5, 4, 3))
+    names = [f"emnist-letters-{part}-{kind}" for part, kind in
+             [("train", "images-idx4-ubyte"), ("train", "labels-idx1-ubyte"), ("test", "images-idx4-ubyte"),
+              ("test", "labels-idx1-ubyte")]]
+    folder = _write_set(tmp_path / "d", split, write_idx, names)
+    (x_train, _), (x_test, _) = read_idx_folder(folder)
+    assert x_train.shape == (6, 5, 4, 3) and x_test.shape == (4, 5, 4, 3)
+
+
+def test_raw_and_gz_of_the_same_file_is_one_file(tmp_path, write_idx):
+    folder = _write_set(tmp_path / "d", _set(1), write_idx, gz=True)
+    _write_set(folder, _set(1), write_idx, gz=False)
+    assert read_idx_folder(folder)[0][0].shape == (6, 5, 4)
+
+
+def test_two_datasets_in_one_folder(tmp_path, write_idx):
+    folder = _write_set(tmp_path / "d", _set(), write_idx)
+    write_idx(folder / "kmnist-train-images-idx3-ubyte.gz", np.zeros((2, 5, 4), np.uint8), gz=True)
+    with pytest.raises(CnnctlError, match="2 sets of train images: kmnist-train-images") as err:
+        read_idx_folder(folder)
+    assert err.value.file == str(folder)
+
+
+def test_missing_files_are_all_named(tmp_path, write_idx):
+    folder = _write_set(tmp_path / "d", _set(), write_idx)
+    (folder / "train-labels-idx1-ubyte.gz").unlink()
+    (folder / "t10k-images-idx3-ubyte.gz").unlink()
+    with pytest.raises(CnnctlError) as err:
+        read_idx_folder(folder)
+    assert err.value.file == str(folder)
+    assert "no train labels or test images file" in str(err.value) and "t10k-labels-idx1-ubyte" in str(err.value)
+
+
+@pytest.mark.parametrize("make", [lambda p: None, lambda p: p.write_text("x")], ids=["missing", "a file"])
+def test_folder_must_exist(tmp_path, make):
+    make(tmp_path / "data")
+    with pytest.raises(CnnctlError, match="no such folder|not a folder") as err:
+        read_idx_folder(tmp_path / "data")
+    assert err.value.file == str(tmp_path / "data")
+
+
+def test_labels_must_match_images(tmp_path, write_idx):
+    (x_train, y_train), test = _set()
+    folder = _write_set(tmp_path / "d", ((x_train, y_train[:5]), test), write_idx)
+    with pytest.raises(CnnctlError, match="expected 6 labels") as err:
+        read_idx_folder(folder)
+    assert err.value.file == str(folder / "train-labels-idx1-ubyte.gz")
+
+
+def test_images_must_be_images(tmp_path, write_idx):
+    folder = _write_set(tmp_path / "d", _set(), write_idx)
+    write_idx(folder / "t10k-images-idx3-ubyte.gz", np.zeros((4, 20), np.uint8), gz=True)
+    with pytest.raises(CnnctlError, match=r"found shape \(4, 20\)") as err:
+        read_idx_folder(folder)
+    assert err.value.file == str(folder / "t10k-images-idx3-ubyte.gz")
