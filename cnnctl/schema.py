@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from cnnctl import __version__, keras_catalog
+from cnnctl.config.data import NOT_FROM_CONFIG, augmentation_layers
 from cnnctl.config.layers import INPUT
 from cnnctl.config.load import EXTENSION_PREFIX, PLATEAU
 from cnnctl.config.spec import ConfigFile
@@ -31,6 +32,7 @@ def json_schema() -> dict[str, Any]:
     defs["ModelSection"]["properties"]["layers"]["items"] = {
         "anyOf": [{"$ref": "#/$defs/Layer"}, {"type": "array", "items": {"$ref": "#/$defs/Layer"},
                                               "description": "A block of layers, spliced in place (YAML alias)."}]}
+    defs["DataSection"]["properties"]["augment"]["items"] = _augmentation_entry()
     train = defs["TrainSection"]["properties"]
     train["optimizer"] = _component("optimizers", train["optimizer"]["description"], train["optimizer"].get("default"))
     train["loss"] = _component("losses", train["loss"]["description"], train["loss"].get("default"))
@@ -64,6 +66,15 @@ def _layer_entry() -> dict[str, Any]:
                                        "description": "A Keras layer with default arguments."}]
     variants += [_class_entry(name, cls, extra, skip={"data_format", "name"}) for name, cls in sorted(classes.items())]
     return {"description": "A Keras layer: `ClassName` or `ClassName: {argument: value, ...}`.", "anyOf": variants}
+
+
+def _augmentation_entry() -> dict[str, Any]:
+    classes = augmentation_layers()
+    no_args_needed = [n for n, c in classes.items() if not any(a.required for a in keras_catalog.arguments(c).values())]
+    variants: list[dict[str, Any]] = [{"type": "string", "enum": sorted(no_args_needed)}]
+    variants += [_class_entry(name, cls, {}, skip=set(NOT_FROM_CONFIG)) for name, cls in sorted(classes.items())]
+    return {"description": "A Keras image preprocessing layer: `RandomFlip` or `RandomFlip: {mode: horizontal}`.",
+            "anyOf": variants}
 
 
 def _component(kind: str, description: str, default: Any = None) -> dict[str, Any]:

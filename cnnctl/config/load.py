@@ -11,6 +11,7 @@ import pydantic
 from cnnctl import keras_catalog
 from cnnctl.config.arguments import check_arguments
 from cnnctl.config.components import ComponentSpec, parse_component
+from cnnctl.config.data import check_data
 from cnnctl.config.layers import LayerSpec, parse_layers
 from cnnctl.config.overrides import apply_overrides
 from cnnctl.config.source import Origins, parse_yaml, read_yaml
@@ -81,6 +82,7 @@ def _validate(data: Any, origins: Origins, overrides: list[str] | tuple[str, ...
     layers, layer_problems = parse_layers(file.model.layers, origins)
     problems += layer_problems
     problems += _check_shape(file.model, origins)
+    problems += check_data(file.data, origins)
     loss, p1 = parse_component("losses", file.train.loss, ("train", "loss"), origins)
     optimizer, p2 = parse_component("optimizers", file.train.optimizer, ("train", "optimizer"), origins)
     problems += p1 + p2

@@ -32,12 +32,29 @@ class SyntheticData(Section):
 
 
 class DataSection(Section):
-    """Where the images come from."""
+    """Where the images come from and how they are prepared."""
 
-    source: Literal["synthetic", "mnist", "fashion_mnist", "cifar10", "cifar100"] = Field(
-        "synthetic", description="A Keras built-in dataset by name, or `synthetic` (generated, no download).")
-    data_dir: Union[str, None] = Field(None, description="Folder to look in before any download.")
+    source: Literal["synthetic", "mnist", "fashion_mnist", "cifar10", "cifar100", "idx", "npz", "folder"] = Field(
+        "synthetic", description="A Keras built-in dataset by name, `synthetic` (generated, no download), or your own "
+                                 "files: `idx` (a folder of MNIST-format IDX files), `npz` (a NumPy archive with "
+                                 "x_train, y_train, x_test, y_test) or `folder` (class sub-folders of images).")
+    path: Union[str, None] = Field(
+        None, description="For `idx` and `folder` a folder, for `npz` a file; relative to the current folder.")
+    test_path: Union[str, None] = Field(
+        None, description="`folder` only: a second folder of class sub-folders to test on.")
+    test_split: Union[Annotated[float, Field(gt=0, lt=1)], None] = Field(
+        None, description="`folder` without `test_path`: the fraction of each class held out as the test split "
+                          "(the same images every run); default 0.2.")
+    data_dir: Union[str, None] = Field(None, description="Built-in datasets: a folder to look in before any download.")
     limit: Union[PositiveInt, None] = Field(None, description="Use at most this many training and test images.")
+    resize: bool = Field(False, description="Resize images to the model input's height and width (bilinear). "
+                                            "`folder` images are always read at that size.")
+    scale: Literal["unit", "standardize"] = Field(
+        "unit", description="`unit`: pixels to [0, 1]; `standardize`: then, per channel, minus the mean and divided "
+                            "by the standard deviation of the training images (recorded in results.json).")
+    augment: list[Any] = Field(
+        [], description="Keras image augmentation layers applied to training batches only, in order, seeded from "
+                        "train.seed: `- RandomFlip: {mode: horizontal}`. They see pixels in 0-255.")
     synthetic: SyntheticData = Field(default_factory=SyntheticData, description="Options of the synthetic source.")
 
 

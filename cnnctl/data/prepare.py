@@ -1,18 +1,26 @@
 """From a config's `data:` section to in-memory splits the model can take.
 
-Images stay as loaded (uint8 for real datasets) and are scaled in the input
-pipeline, so a dataset is held in memory once.
+Images stay as loaded (uint8 for real datasets) and are scaled, standardized
+and augmented in the input pipeline (`Data.prepare`), so a dataset is held in
+memory once. Every mistake in the data is raised here, before a run folder
+exists.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from cnnctl.config import Config
+from cnnctl.data.preprocess import Preprocess, channel_stats, pixel_scale
 from cnnctl.errors import CnnctlError
+
+FILE_SOURCES = ("idx", "npz", "folder")
+TEST_SPLIT = 0.2  # a folder's default test fraction
+FOLDER_SEED = 0  # a folder's test split and order do not change with train.seed: runs stay comparable
 
 
 @dataclass(frozen=True)
@@ -30,87 +38,199 @@ class Data:
     test: Split
     validation: Split | None
     classes: int
-    scale: float  # multiply pixels by this to get [0, 1]
+    prepare: Preprocess  # stored pixels -> model inputs; augments training batches
     report: dict[str, Any] = field(default_factory=dict)
+    origin: str = ""  # the dataset's name or path, for messages
+
+    @property
+    def scale(self) -> Preprocess:
+        """The old name of `prepare`, which pipeline functions take where they took a scale factor."""
+        return self.prepare
 
 
 def load_data(config: Config, input_shape: tuple[int, ...]) -> Data:
     """Load the configured source, fit it to the model input (channels-last) and split off validation."""
-    (x_train, y_train), (x_test, y_test) = _load_source(config, input_shape)
+    (x_train, y_train), (x_test, y_test), origin, names = _load_source(config, tuple(input_shape))
     limit = config.data.limit
     if limit:
         x_train, y_train, x_test, y_test = x_train[:limit], y_train[:limit], x_test[:limit], y_test[:limit]
-    x_train = _fit_to_input(config, x_train, input_shape)
-    x_test = _fit_to_input(config, x_test, input_shape)
+    x_train = _fit_to_input(config, x_train, input_shape, origin)
+    x_test = _fit_to_input(config, x_test, input_shape, origin)
     y_train, y_test = y_train.astype(np.int64).reshape(-1), y_test.astype(np.int64).reshape(-1)
-    classes = int(max(y_train.max(initial=0), y_test.max(initial=0))) + 1
+    classes = len(names) if names else int(max(y_train.max(initial=0), y_test.max(initial=0))) + 1
     train, validation = Split(x_train, y_train), None
     if config.train.validation == "test":
         validation = Split(x_test, y_test)
     elif config.train.validation:
-        train, validation = _stratified_split(train, config.train.validation, config.train.seed)
+        train, validation = stratified_split(train, config.train.validation, config.train.seed)
     test = Split(x_test, y_test)
-    scale = 1 / 255 if x_train.dtype == np.uint8 else 1.0
-    return Data(train, test, validation, classes, scale, _report(config, train, validation, test, classes))
+    prepare = _preprocess(config, train, classes)
+    report = _report(config, train, validation, test, classes, prepare, origin, names)
+    return Data(train, test, validation, classes, prepare, report, origin)
 
 
 def _load_source(config: Config, input_shape: tuple[int, ...]):
-    source = config.data.source
+    """`(train, test, origin, class names or None)` from the configured source, as stored."""
+    data = config.data
+    source = data.source
     if source == "synthetic":
         from cnnctl.data.synthetic import make_synthetic
 
         s = config.data.synthetic
-        height, width, channels = (tuple(input_shape) + (1,))[:3] if len(input_shape) >= 2 else (0, 0, 0)
-        if len(input_shape) != 3:
-            raise config.error(("model", "input_shape"), "synthetic images need [height, width, channels]")
+        height, width, channels = _image_shape(config, input_shape, "synthetic images")
         train = make_synthetic(s.train_size, height, width, channels, s.classes, s.noise, config.train.seed)
         test = make_synthetic(s.test_size, height, width, channels, s.classes, s.noise, config.train.seed + 1_000_003)
-        return train, test
+        return train, test, "synthetic", None
+    path = os.path.expanduser(data.path) if data.path else ""
+    if source == "idx":
+        from cnnctl.data.idx import read_idx_folder
+
+        return *read_idx_folder(path), path, None
+    if source == "npz":
+        from cnnctl.data.npz import read_npz
+
+        return *read_npz(path), path, None
+    if source == "folder":
+        train, test, names = _load_folder(config, path, input_shape)
+        return train, test, path, names
     from cnnctl.data.builtin import load_builtin
 
-    return load_builtin(source, config.data.data_dir)
+    return *load_builtin(source, data.data_dir), source, None
 
 
-def _fit_to_input(config: Config, x: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:
-    """Add the channel axis of grayscale images; grey <-> RGB when the model asks for the other."""
+def _load_folder(config: Config, path: str, input_shape: tuple[int, ...]):
+    """Train and test from class sub-folders, at the model input's size, in an order fixed by the folder."""
+    from cnnctl.data.folder import read_image_folder
+
+    height, width, channels = _image_shape(config, input_shape, "images from a folder")
+    if channels not in (1, 3, 4):
+        raise config.error(("model", "input_shape"), f"images from a folder have 1, 3 or 4 channels, not {channels}")
+    x, y, names = read_image_folder(path, height, width, channels)
+    rng = np.random.default_rng(FOLDER_SEED)
+    order = rng.permutation(len(y))  # read class by class: mixed, so `limit` takes every class
+    if config.data.test_path:
+        x_test, y_test, _ = read_image_folder(os.path.expanduser(config.data.test_path), height, width, channels,
+                                              names)
+        test_order = rng.permutation(len(y_test))
+        return (x[order], y[order]), (x_test[test_order], y_test[test_order]), names
+    train, test = stratified_split(Split(x[order], y[order]), config.data.test_split or TEST_SPLIT, FOLDER_SEED)
+    return (train.x, train.y), (test.x, test.y), names
+
+
+def _image_shape(config: Config, input_shape: tuple[int, ...], what: str) -> tuple[int, int, int]:
+    if len(input_shape) != 3:
+        raise config.error(("model", "input_shape"), f"{what} need [height, width, channels]")
+    return input_shape[0], input_shape[1], input_shape[2]
+
+
+def _fit_to_input(config: Config, x: np.ndarray, input_shape: tuple[int, ...], origin: str) -> np.ndarray:
+    """Add the channel axis of grey images; grey <-> RGB when the model asks for the other; resize if asked."""
     if x.ndim == len(input_shape):  # (n, h, w) for (h, w, 1)
         x = x[..., np.newaxis]
     want = input_shape[-1]
     have = x.shape[-1]
     if have != want and {have, want} == {1, 3}:
         x = np.repeat(x, 3, axis=-1) if want == 3 else np.round(x.mean(axis=-1, keepdims=True)).astype(x.dtype)
+    if config.data.resize and x.ndim == 4 and len(input_shape) == 3 and x.shape[1:3] != tuple(input_shape[:2]):
+        x = resize(x, input_shape[0], input_shape[1])
     if tuple(x.shape[1:]) != tuple(input_shape):
         shown = "×".join(map(str, x.shape[1:]))
+        hint = "set model.input_shape to match the data"
+        if x.ndim == 4 and x.shape[-1] == input_shape[-1] and not config.data.resize:
+            hint += ", or data.resize: true"
         raise config.error(("model", "input_shape"),
-                           f"the {config.data.source} images are {shown}, the model input is "
-                           f"{'×'.join(map(str, input_shape))} (channels-last)",
-                           f"set model.input_shape to match the data")
+                           f"the {origin} images are {shown}, the model input is "
+                           f"{'×'.join(map(str, input_shape))} (channels-last)", hint)
     return x
 
 
-def _stratified_split(split: Split, fraction: float, seed: int) -> tuple[Split, Split]:
-    """Hold out `fraction` of every class, chosen by `seed`, so validation has the training balance."""
+def resize(images: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Images resized (bilinear, antialiased when shrinking), in their own dtype, a chunk at a time."""
+    from cnnctl.keras_catalog import keras
+
+    keras()
+    import tensorflow as tf
+
+    out = np.empty((len(images), height, width, images.shape[-1]), images.dtype)
+    for start in range(0, len(images), 4096):
+        chunk = tf.image.resize(images[start:start + 4096], (height, width), antialias=True).numpy()
+        if images.dtype.kind in "biu":
+            info = np.iinfo(images.dtype)
+            chunk = np.clip(np.round(chunk), info.min, info.max)
+        out[start:start + len(chunk)] = chunk
+    return out
+
+
+def stratified_split(split: Split, fraction: float, seed: int) -> tuple[Split, Split]:
+    """Hold out `fraction` of every class, chosen by `seed`, so both parts keep the class balance."""
     rng = np.random.default_rng(seed)
     held = []
     for label in np.unique(split.y):
         members = np.flatnonzero(split.y == label)
-        held.append(rng.permutation(members)[: max(1, round(len(members) * fraction))])
+        count = round(len(members) * fraction) or (1 if len(members) > 1 else 0)  # a lone image stays in training
+        held.append(rng.permutation(members)[:count])
     mask = np.zeros(len(split), bool)
-    mask[np.concatenate(held)] = True
+    mask[np.concatenate(held or [np.zeros(0, int)])] = True
     return Split(split.x[~mask], split.y[~mask]), Split(split.x[mask], split.y[mask])
 
 
-def _report(config: Config, train: Split, validation: Split | None, test: Split, classes: int) -> dict[str, Any]:
-    counts = np.bincount(train.y, minlength=classes)
-    return {
+def _preprocess(config: Config, train: Split, classes: int) -> Preprocess:
+    """Scale from the stored pixels; standardization statistics from the training split only; augmentation."""
+    scale = pixel_scale(train.x)
+    mean = std = None
+    if config.data.scale == "standardize":
+        mean, std = channel_stats(train.x, scale)
+    augmentation = None
+    if config.data.augment:
+        from cnnctl.data.augment import TRIAL_IMAGES, build_augmentation
+
+        augmentation = build_augmentation(config.data.augment)
+        if len(train):
+            sample = train.x[:TRIAL_IMAGES].astype(np.float32) * np.float32(scale * 255)  # 0-255, as in training
+            augmentation.check(sample, classes, "sparse" in config.loss.name.lower(), config.error)
+    return Preprocess(scale, mean, std, augmentation)
+
+
+def _report(config: Config, train: Split, validation: Split | None, test: Split, classes: int,
+            prepare: Preprocess, origin: str, names: list[str] | None) -> dict[str, Any]:
+    """What the run trains on: counts and class balance of every split, image shape, preparation."""
+    splits = {"train": train, "validation": validation, "test": test}
+    counts = {part: np.bincount(s.y, minlength=classes).tolist() for part, s in splits.items() if s is not None}
+    report: dict[str, Any] = {
         "source": config.data.source,
+        **({"path": origin} if config.data.source in FILE_SOURCES else {}),
         "train": len(train),
         "validation": len(validation) if validation is not None else 0,
         "test": len(test),
         "image_shape": list(train.x.shape[1:]),
         "classes": classes,
-        "train_class_counts": counts.tolist(),
+        **({"class_names": names} if names else {}),
+        "class_counts": counts,
+        "class_balance": balance(counts["train"]),
+        "scale": config.data.scale,
     }
+    if prepare.mean is not None:
+        report.update(mean=[round(m, 6) for m in prepare.mean], std=[round(s, 6) for s in prepare.std])
+    if prepare.augmentation is not None:
+        report["augment"] = [step.name for step in prepare.augmentation.steps]
+    return report
+
+
+def balance(counts: list[int]) -> str:
+    """`balanced (600 per class)`, or the smallest and the largest class: `40 (class 3) to 600 (class 0) per class`."""
+    if not counts or max(counts) == 0:
+        return "empty"
+    low, high = int(np.argmin(counts)), int(np.argmax(counts))
+    if counts[high] - counts[low] <= 1:
+        return f"balanced ({counts[low]}{'' if counts[low] == counts[high] else f'-{counts[high]}'} per class)"
+    return f"{counts[low]} (class {low}) to {counts[high]} (class {high}) per class"
+
+
+def describe(data: Data) -> str:
+    """The one-line data report printed as training starts."""
+    r = data.report
+    return (f"data: {r['train']} train, {r['validation']} validation, {r['test']} test images of "
+            f"{'×'.join(map(str, r['image_shape']))}, {data.classes} classes, {r['class_balance']} in train")
 
 
 def check_labels(data: Data, output_units: int, config: Config) -> None:
@@ -119,5 +239,6 @@ def check_labels(data: Data, output_units: int, config: Config) -> None:
         return
     raise CnnctlError(config.origins.problem(
         ("model", "layers", len(config.model.layers) - 1),
-        f"the last layer gives {output_units} outputs but the data has {data.classes} classes",
+        f"the last layer gives {output_units} outputs but the data has {data.classes} classes "
+        f"(labels 0 to {data.classes - 1} in {data.origin or config.data.source})",
         f"end the model with {data.classes} units"))

@@ -36,3 +36,24 @@ def write_idx():
 @pytest.fixture
 def write_cifar():
     return _write_cifar
+
+
+def _write_image_folder(root, images_by_class, ext=".png"):
+    """Write `{class name: uint8 (n, h, w, c) images}` as root/<class>/<i>.png (or .jpg), with TensorFlow's encoders."""
+    from cnnctl.keras_catalog import keras
+
+    keras()
+    import tensorflow as tf
+
+    for name, images in images_by_class.items():
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for i, image in enumerate(np.asarray(images, np.uint8)):
+            data = tf.io.encode_png(image) if ext == ".png" else tf.io.encode_jpeg(image, quality=100)
+            (folder / f"{i:03d}{ext}").write_bytes(data.numpy())
+    return root
+
+
+@pytest.fixture
+def write_image_folder():
+    return _write_image_folder

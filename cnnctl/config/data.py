@@ -1,0 +1,86 @@
+"""Checks of the `data:` section that its types alone cannot express.
+
+Which keys a source reads (`path` for your own files, `test_path` for
+folders), and the `augment` list: Keras image preprocessing layers by name,
+with their arguments checked against Keras itself, as model layers are.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cnnctl import keras_catalog
+from cnnctl.config.arguments import check_arguments
+from cnnctl.config.source import KeyPath, Origins
+from cnnctl.config.spec import DataSection
+from cnnctl.errors import Problem, did_you_mean
+
+PATH_SOURCES = {"idx": "a folder of IDX files", "npz": "a .npz file", "folder": "a folder of class sub-folders"}
+# Randomness in augmentation comes from train.seed, the epoch and the step (see cnnctl.data.augment).
+NOT_FROM_CONFIG = {"seed": "augmentation is seeded from train.seed, the epoch and the step",
+                   "data_format": "augmentation always sees channels-last images"}
+
+
+def check_data(data: DataSection, origins: Origins) -> list[Problem]:
+    """Every problem of the data section: keys its source does not read, a missing path, bad augmentation."""
+    problems = []
+    here = ("data",)
+    if data.source in PATH_SOURCES and data.path is None:
+        problems.append(origins.problem(here + ("source",), f"source {data.source} needs data.path",
+                                        f"set it to {PATH_SOURCES[data.source]}"))
+    if data.source not in PATH_SOURCES and data.path is not None:
+        hint = "use data.data_dir for a built-in dataset's files" if data.source != "synthetic" else None
+        problems.append(origins.problem(here + ("path",), f"source {data.source} reads no path: "
+                                        f"only {', '.join(PATH_SOURCES)} do", hint))
+    for key in ("test_path", "test_split"):
+        if getattr(data, key) is not None and data.source != "folder":
+            problems.append(origins.problem(here + (key,), f"only source folder reads {key}"))
+    if data.test_path is not None and data.test_split is not None:
+        problems.append(origins.problem(here + ("test_split",), "test_split and test_path both give a test split",
+                                        "keep one"))
+    for path, name, args in augment_entries(data.augment):
+        problems += _check_augmentation(path, name, args, origins)
+    return problems
+
+
+def augment_entries(raw: list[Any]) -> list[tuple[KeyPath, str, Any]]:
+    """`(key path, class name, arguments)` of each `augment` entry, as written."""
+    entries = []
+    for i, entry in enumerate(raw):
+        path = ("data", "augment", i)
+        if isinstance(entry, str):
+            name, args = entry, {}
+        elif isinstance(entry, dict) and len(entry) == 1:
+            name, args = next(iter(entry.items()))
+        else:
+            name, args = "", entry  # not one layer: reported by check_data
+        entries.append((path, str(name), {} if args is None else args))
+    return entries
+
+
+def augmentation_layers() -> dict[str, type]:
+    """Keras' image preprocessing layers (their module says so): the only layers `augment` takes."""
+    return {name: cls for name, cls in keras_catalog.classes("layers").items()
+            if ".image_preprocessing." in cls.__module__}
+
+
+def _check_augmentation(path: KeyPath, name: str, args: Any, origins: Origins) -> list[Problem]:
+    if not name:
+        return [origins.problem(path, "an augment entry is one Keras layer name, with or without arguments",
+                                "e.g. '- RandomFlip: {mode: horizontal}'")]
+    known = augmentation_layers()
+    if name not in known:
+        if name in keras_catalog.classes("layers"):
+            hint = f"augment takes Keras image preprocessing layers: {', '.join(sorted(known))}"
+            return [origins.problem(path + (name,), f"{name} is not an image augmentation layer", hint)]
+        hint = did_you_mean(name, list(known)) or f"choose from {', '.join(sorted(known))}"
+        return [origins.problem(path + (name,), f"unknown augmentation layer '{name}'", hint)]
+    if not isinstance(args, dict):
+        return [origins.problem(path + (name,), f"arguments of {name} must be a mapping",
+                                f"write {name}: {{arg: value, ...}}")]
+    problems = []
+    for key, why in NOT_FROM_CONFIG.items():
+        if key in args:
+            problems.append(origins.problem(path + (name, key), f"{key} is not set here", why))
+    rest = {k: v for k, v in args.items() if k not in NOT_FROM_CONFIG}
+    return problems + check_arguments(known[name], rest, path + (name,), origins)

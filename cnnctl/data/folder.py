@@ -1,0 +1,97 @@
+"""Read a folder of class sub-folders of images (`cats/001.png`, `dogs/001.jpg`) with Keras' own reader.
+
+`keras.utils.image_dataset_from_directory` decodes and resizes the images;
+this module checks the layout first (so an empty class folder is an error,
+not a class that silently never appears) and, when an image cannot be
+decoded, finds which one, since TensorFlow's decoder does not say.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from cnnctl.errors import CnnctlError, Problem
+
+# The extensions image_dataset_from_directory reads (Keras' ALLOWLIST_FORMATS), any case.
+IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
+COLOR_MODES = {1: "grayscale", 3: "rgb", 4: "rgba"}
+LAYOUT = "one sub-folder of images per class, e.g. path/cat/001.png, path/dog/001.jpg"
+CHUNK = 256  # images decoded at a time
+
+
+def class_folders(path: str | Path) -> list[str]:
+    """The class names: `path`'s sub-folders as Keras lists them (sorted, no hidden ones), none without images."""
+    path = str(path)
+    if not os.path.isdir(path):
+        raise CnnctlError(Problem("no such folder" if not os.path.exists(path) else "not a folder", file=path,
+                                  hint=f"expected {LAYOUT}"))
+    names = sorted(entry.name for entry in os.scandir(path) if entry.is_dir() and not entry.name.startswith("."))
+    if not names:
+        raise CnnctlError(Problem("no class sub-folders", file=path, hint=f"expected {LAYOUT}"))
+    for name in names:
+        if not _has_image(os.path.join(path, name)):
+            raise CnnctlError(Problem(f"class folder '{name}' holds no images", file=os.path.join(path, name),
+                                      hint=f"expected {', '.join(IMAGE_EXTENSIONS)} files; remove the folder "
+                                           "or fill it"))
+    return names
+
+
+def read_image_folder(path: str | Path, height: int, width: int, channels: int,
+                      class_names: list[str] | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Every image under `path`, decoded and resized to `height`×`width` with `channels` channels.
+
+    Args:
+        path: the folder of class sub-folders.
+        height, width, channels: the model input (channels 1: grey, 3: RGB, 4: RGBA).
+        class_names: the classes, in label order (a test folder takes the
+            training folder's); default: `path`'s sub-folders.
+
+    Returns:
+        `(images, labels, class_names)`: uint8 `(n, height, width, channels)`,
+        int64 `(n,)`, in Keras' order (by class, then file name).
+
+    Raises:
+        CnnctlError: a missing or empty folder, classes that differ from
+            `class_names`, or an image that cannot be decoded.
+    """
+    from cnnctl.keras_catalog import keras
+
+    path = str(path)
+    found = class_folders(path)
+    if class_names is not None and found != class_names:
+        raise CnnctlError(Problem(f"classes {', '.join(found)} differ from the training folder's "
+                                  f"{', '.join(class_names)}", file=path,
+                                  hint="the test folder needs the same class sub-folders"))
+    dataset = keras().utils.image_dataset_from_directory(
+        path, labels="inferred", label_mode="int", class_names=found, color_mode=COLOR_MODES[channels],
+        batch_size=CHUNK, image_size=(height, width), shuffle=False, data_format="channels_last", verbose=False)
+    images, labels = [], []
+    try:
+        for x, y in dataset:
+            images.append(np.clip(np.round(x.numpy()), 0, 255).astype(np.uint8))
+            labels.append(y.numpy().astype(np.int64))
+    except Exception as exc:  # tf.errors.InvalidArgumentError: a file TensorFlow cannot decode
+        raise _undecodable(dataset.file_paths, exc) from None
+    return np.concatenate(images), np.concatenate(labels), found
+
+
+def _has_image(folder: str) -> bool:
+    return any(name.lower().endswith(IMAGE_EXTENSIONS) for _, _, files in os.walk(folder) for name in files)
+
+
+def _undecodable(paths: list[str], exc: Exception) -> CnnctlError:
+    """The first file TensorFlow cannot decode (looked for only once decoding failed), named."""
+    import tensorflow as tf
+
+    for file in paths:
+        try:
+            tf.io.decode_image(tf.io.read_file(file), expand_animations=False)
+        except Exception as err:  # noqa: BLE001 - any failure names the file
+            reason = (getattr(err, "message", None) or str(err)).splitlines()[0]
+            return CnnctlError(Problem(f"cannot decode image: {reason}", file=file,
+                                       hint="the file is damaged or not an image; replace or remove it"))
+    reason = (getattr(exc, "message", None) or str(exc)).splitlines()[0]
+    return CnnctlError(Problem(f"cannot read the images: {reason}", file=os.path.commonpath(paths) if paths else None))

@@ -1,0 +1,76 @@
+"""The data section: which keys each source reads, and augmentation layers checked against Keras."""
+
+import pytest
+import yaml
+
+from cnnctl.config import parse_config
+from cnnctl.config.data import augmentation_layers
+from cnnctl.errors import CnnctlError
+
+MODEL = "model: {input_shape: [8, 8, 1], layers: [Flatten, {Dense: {units: 2}}]}\n"
+
+
+def problems(data: str) -> list[str]:
+    with pytest.raises(CnnctlError) as info:
+        parse_config(f"data:\n{data}\n{MODEL}")
+    return [str(p) for p in info.value.problems]
+
+
+@pytest.mark.parametrize("data", [
+    "  {source: idx, path: data/kmnist}",
+    "  {source: npz, path: data/shapes.npz, scale: standardize, resize: true}",
+    "  {source: folder, path: data/train, test_path: data/test}",
+    "  {source: folder, path: data/all, test_split: 0.3, limit: 100}",
+    "  {source: fashion_mnist, data_dir: ~/datasets, augment: [{RandomFlip: {mode: horizontal}}, RandomInvert]}",
+])
+def test_valid_data_sections_round_trip(data):
+    config = parse_config(f"data:\n{data}\n{MODEL}")
+    assert parse_config(yaml.safe_dump(config.resolved())).resolved() == config.resolved()
+
+
+@pytest.mark.parametrize("data, expected", [
+    ("  source: idx", "<string>:2: data.source: source idx needs data.path (set it to a folder of IDX files)"),
+    ("  source: npz", "<string>:2: data.source: source npz needs data.path (set it to a .npz file)"),
+    ("  source: mnist\n  path: data", "<string>:3: data.path: source mnist reads no path: only idx, npz, folder do "
+                                      "(use data.data_dir for a built-in dataset's files)"),
+    ("  source: npz\n  path: d.npz\n  test_path: t", "<string>:4: data.test_path: only source folder reads test_path"),
+    ("  {source: folder, path: a, test_path: b, test_split: 0.1}",
+     "<string>:2: data.test_split: test_split and test_path both give a test split (keep one)"),
+    ("  scale: zscore", "<string>:2: data.scale: expected 'unit' or 'standardize', got 'zscore'"),
+])
+def test_source_keys(data, expected):
+    assert problems(data) == [expected]
+
+
+def test_augmentation_mistakes_each_at_their_line():
+    found = problems("""\
+  augment:
+    - RandomFlp
+    - Conv2D
+    - RandomRotation: {}
+    - RandomFlip: {mode: horizontal, seed: 3}
+    - RandomZoom: 0.1
+    - RandomZoom: {height_factor: x}
+    - {RandomFlip: {}, RandomZoom: {}}""")
+    assert found == [
+        "<string>:3: data.augment.0.RandomFlp: unknown augmentation layer 'RandomFlp' (did you mean 'RandomFlip' "
+        "or 'RandomCrop' or 'RandomHue'?)",
+        found[1],
+        "<string>:5: data.augment.2.RandomRotation: RandomRotation needs 'factor' " + found[2].split("'factor' ")[1],
+        "<string>:6: data.augment.3.RandomFlip.seed: seed is not set here (augmentation is seeded from train.seed, "
+        "the epoch and the step)",
+        "<string>:7: data.augment.4.RandomZoom: arguments of RandomZoom must be a mapping "
+        "(write RandomZoom: {arg: value, ...})",
+        "<string>:8: data.augment.5.RandomZoom.height_factor: expected a number, got 'x' (string)",
+        "<string>:9: data.augment.6: an augment entry is one Keras layer name, with or without arguments "
+        "(e.g. '- RandomFlip: {mode: horizontal}')",
+    ]
+    assert found[1].startswith("<string>:4: data.augment.1.Conv2D: Conv2D is not an image augmentation layer "
+                               "(augment takes Keras image preprocessing layers: AugMix, ")
+
+
+def test_augmentation_layers_are_keras_image_preprocessing_layers():
+    layers = augmentation_layers()
+    assert {"RandomFlip", "RandomTranslation", "RandomRotation", "RandomZoom", "RandomContrast", "RandomCrop",
+            "MixUp"} <= set(layers)
+    assert not {"Conv2D", "Dense", "Normalization", "StringLookup", "Rescaling"} & set(layers)
