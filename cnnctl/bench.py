@@ -18,7 +18,7 @@ import numpy as np
 from cnnctl import keras_catalog
 from cnnctl.config import Config
 from cnnctl.model.build import build_model, internal_input_shape
-from cnnctl.training.compile import compile_model, select_device, set_precision
+from cnnctl.training.compile import compile_model, execution_settings, select_device, set_precision
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def bench(config: Config, batch_sizes: list[int], steps: int = 50, warmup: int =
     rows = []
     for batch_size in batch_sizes:
         model = build_model(config)
-        compile_model(model, config)
+        compile_model(model, config, execution_settings(config, device_name, steps))
         units = int(model.output.shape[-1])
         rng = np.random.default_rng(0)
         x = rng.random((batch_size, *internal_input_shape(config)), dtype=np.float32)

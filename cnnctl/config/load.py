@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,8 @@ from cnnctl.config.source import Origins, parse_yaml, read_yaml
 from cnnctl.config.spec import ConfigFile, DataSection, ModelSection, TrainSection
 from cnnctl.errors import CnnctlError, Problem, did_you_mean
 
-EXTENSION_PREFIX = "x-"  # top-level keys that cnnctl ignores: a home for YAML anchors, as in Compose files
+EXTENSION_PREFIX = "x-"
+PATH_KEYS = ("path", "test_path", "data_dir")  # data keys naming files or folders, relative to the current folder  # top-level keys that cnnctl ignores: a home for YAML anchors, as in Compose files
 
 
 @dataclass(frozen=True)
@@ -38,9 +40,16 @@ class Config:
     origins: Origins = field(default_factory=lambda: Origins("<string>"), compare=False, repr=False)
 
     def resolved(self) -> dict[str, Any]:
-        """The whole config as plain data, defaults included: what reproduces a run."""
+        """The whole config as plain data, defaults included: what reproduces a run.
+
+        Data paths become absolute, so the copy in a run folder still finds the data from anywhere.
+        """
         data = ConfigFile(name=self.name, data=self.data, model=self.model, train=self.train)
-        return data.model_dump(mode="json")
+        resolved = data.model_dump(mode="json")
+        for key in PATH_KEYS:
+            if resolved["data"].get(key):
+                resolved["data"][key] = os.path.abspath(os.path.expanduser(resolved["data"][key]))
+        return resolved
 
     @property
     def monitor(self) -> str:
@@ -114,7 +123,7 @@ def _parse_schedule(train: TrainSection, optimizer: ComponentSpec | None,
         return None, []
     name = raw if isinstance(raw, str) else next(iter(raw), "")
     if name == PLATEAU:
-        args = raw.get(PLATEAU) or {} if isinstance(raw, dict) else {}
+        args = (raw.get(PLATEAU) or {}) if isinstance(raw, dict) else {}
         cls = keras_catalog.classes("callbacks")[PLATEAU]
         return ComponentSpec("callbacks", PLATEAU, args), check_arguments(cls, args, path + (PLATEAU,), origins)
     schedule, problems = parse_component("schedules", raw, path, origins)

@@ -75,6 +75,14 @@ class ModelSection(Section):
                     "`inputs: [a, b]` takes its inputs from earlier named layers (`input` is the model input).")
 
 
+class Execution(Section):
+    """How steps run on the device; `auto` picks what measured fastest there (see BENCHMARKS.md)."""
+
+    steps_per_execution: Union[PositiveInt, Literal["auto"]] = Field(
+        "auto", description="Training steps per call into the compiled graph; callbacks see every n-th step.")
+    jit_compile: Union[bool, Literal["auto"]] = Field("auto", description="Compile the step with XLA.")
+
+
 class TrainSection(Section):
     """How the model is trained: loss, optimizer, batches, epochs, metrics."""
 
@@ -100,6 +108,7 @@ class TrainSection(Section):
                             "the last epoch's weights, halve the learning rate and go on (the lecture's rule).")
     early_stopping: Union[dict[str, Any], None] = Field(
         None, description="Arguments of `keras.callbacks.EarlyStopping` (e.g. `{patience: 3}`); null: off.")
+    execution: Execution = Field(default_factory=Execution, description=Execution.__doc__)
     precision: Literal["float32", "mixed"] = Field(
         "float32", description="`mixed`: 16-bit compute (float16 on GPU, bfloat16 on CPU), float32 weights.")
 

@@ -10,17 +10,16 @@ image: one gather of stored (uint8) images, one cast and multiply-add.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Union
+from typing import Any, Callable
 
 from cnnctl.data.prepare import Split
 from cnnctl.data.preprocess import Preprocess
 from cnnctl.keras_catalog import keras
 
 Encode = Callable[[Any], Any]
-Prepare = Union[Preprocess, float]  # a float: only multiply by it (callers written before Preprocess)
 
 
-def train_dataset(split: Split, batch_size: int, seed: int, first_epoch: int, epochs: int, prepare: Prepare,
+def train_dataset(split: Split, batch_size: int, seed: int, first_epoch: int, epochs: int, prepare: Preprocess,
                   encode: Encode) -> tuple[Any, int]:
     """Batches for epochs `first_epoch`..`epochs - 1`, and the number of steps per epoch.
 
@@ -30,7 +29,6 @@ def train_dataset(split: Split, batch_size: int, seed: int, first_epoch: int, ep
     keras()
     import tensorflow as tf
 
-    prepare = _preprocess(prepare)
     n = len(split)
     steps = math.ceil(n / batch_size)
     x, y = tf.constant(split.x), tf.constant(split.y)
@@ -50,19 +48,14 @@ def train_dataset(split: Split, batch_size: int, seed: int, first_epoch: int, ep
     return data, steps
 
 
-def eval_dataset(split: Split, batch_size: int, prepare: Prepare, encode: Encode) -> Any:
+def eval_dataset(split: Split, batch_size: int, prepare: Preprocess, encode: Encode) -> Any:
     """Batches in order, once, for validation and test: never augmented."""
     keras()
     import tensorflow as tf
 
-    prepare = _preprocess(prepare)
     data = tf.data.Dataset.from_tensor_slices((split.x, split.y)).batch(batch_size)
     return data.map(lambda x, y: (prepare.inputs(x), encode(y)), num_parallel_calls=tf.data.AUTOTUNE).prefetch(
         tf.data.AUTOTUNE)
-
-
-def _preprocess(prepare: Prepare) -> Preprocess:
-    return prepare if isinstance(prepare, Preprocess) else Preprocess(float(prepare))
 
 
 def label_encoder(loss_name: str, output_units: int) -> Encode:

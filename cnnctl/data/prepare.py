@@ -42,11 +42,6 @@ class Data:
     report: dict[str, Any] = field(default_factory=dict)
     origin: str = ""  # the dataset's name or path, for messages
 
-    @property
-    def scale(self) -> Preprocess:
-        """The old name of `prepare`, which pipeline functions take where they took a scale factor."""
-        return self.prepare
-
 
 def load_data(config: Config, input_shape: tuple[int, ...]) -> Data:
     """Load the configured source, fit it to the model input (channels-last) and split off validation."""

@@ -16,7 +16,31 @@ def instantiate(spec: ComponentSpec) -> Any:
     return spec.name if cls is None else cls(**spec.args)
 
 
-def compile_model(model: Any, config: Config, steps_per_execution: int = 1) -> None:
+# What `auto` means, per device, chosen by measurement (BENCHMARKS.md): steps per call into the
+# compiled graph, and XLA.
+AUTO_EXECUTION = {
+    "CPU": {"steps_per_execution": 1, "jit_compile": False},
+    "GPU": {"steps_per_execution": 1, "jit_compile": False},
+}
+
+
+def execution_settings(config: Config, device: str, steps_per_epoch: int) -> dict[str, Any]:
+    """`train.execution` with every `auto` replaced by the measured choice for this device.
+
+    Keras runs `steps_per_execution` steps per call even across an epoch's end, which would shift
+    every later epoch's batches; so the value used is the largest divisor of the epoch's steps not
+    above the one asked for. Results are then identical to one step per call.
+    """
+    auto = AUTO_EXECUTION["GPU" if device.startswith("GPU") else "CPU"]
+    chosen = {key: auto[key] if value == "auto" else value
+              for key, value in config.train.execution.model_dump().items()}
+    wanted = min(chosen["steps_per_execution"], steps_per_epoch)
+    chosen["steps_per_execution"] = max(d for d in range(1, wanted + 1) if steps_per_epoch % d == 0)
+    return chosen
+
+
+def compile_model(model: Any, config: Config, execution: dict[str, Any] | None = None) -> None:
+    """Compile with the config's optimizer (and schedule), loss and metrics; build the optimizer's slots."""
     optimizer_args = dict(config.optimizer.args)
     schedule = config.lr_schedule
     if schedule is not None and schedule.kind == "schedules":
@@ -25,7 +49,7 @@ def compile_model(model: Any, config: Config, steps_per_execution: int = 1) -> N
     if isinstance(optimizer, str):
         optimizer = keras_catalog.keras().optimizers.get(optimizer)
     model.compile(optimizer=optimizer, loss=instantiate(config.loss),
-                  metrics=[instantiate(m) for m in config.metrics], steps_per_execution=steps_per_execution)
+                  metrics=[instantiate(m) for m in config.metrics], **(execution or {}))
     model.optimizer.build(model.trainable_variables)  # slots exist now, so their state can be saved and restored
 
 

@@ -9,6 +9,7 @@ with the process id, while it runs or if it was killed outright).
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import statistics
@@ -24,12 +25,12 @@ from cnnctl import keras_catalog
 from cnnctl.config import Config, load_config
 from cnnctl.config.components import ComponentSpec
 from cnnctl.data.pipeline import eval_dataset, label_encoder, train_dataset
-from cnnctl.data.prepare import Data, check_labels, load_data
+from cnnctl.data.prepare import Data, check_labels, describe, load_data
 from cnnctl.errors import CnnctlError, Problem
 from cnnctl.model.build import build_model, check_output, internal_input_shape
 from cnnctl.model.summary import summarize_model
 from cnnctl.runs import RunFolder, environment, read_results
-from cnnctl.training.compile import compile_model, instantiate, select_device, set_precision
+from cnnctl.training.compile import compile_model, execution_settings, instantiate, select_device, set_precision
 
 Say = Callable[[str, str], None]
 RESUMABLE = {"interrupted", "failed"}
@@ -51,6 +52,7 @@ class _Session:
     encode: Any
     device: str
     policy: str
+    execution: dict[str, Any]
 
 
 def train(config: Config, runs_dir: str | Path = "runs", name: str | None = None, device: str = "auto",
@@ -111,11 +113,10 @@ def _prepare(config: Config, device: str, say: Say) -> _Session:
     check_output(config, model)
     units = int(model.output.shape[-1])
     check_labels(data, units, config)
-    compile_model(model, config)
-    r = data.report
-    say(f"data: {r['train']} train, {r['validation']} validation, {r['test']} test images of "
-        f"{'×'.join(map(str, r['image_shape']))}, {data.classes} classes; device {device_name}", "info")
-    return _Session(config, model, data, label_encoder(config.loss.name, units), device_name, policy)
+    execution = execution_settings(config, device_name, math.ceil(len(data.train) / config.train.batch_size))
+    compile_model(model, config, execution)
+    say(f"{describe(data)}; device {device_name}", "info")
+    return _Session(config, model, data, label_encoder(config.loss.name, units), device_name, policy, execution)
 
 
 def _fit(run: RunFolder, s: _Session, results: dict[str, Any], state: dict[str, Any] | None, say: Say,
@@ -127,11 +128,11 @@ def _fit(run: RunFolder, s: _Session, results: dict[str, Any], state: dict[str, 
     keras = keras_catalog.keras()
     config, model, t = s.config, s.model, s.config.train
     first_epoch = state["epoch"] if state else 0
-    train_data, steps = train_dataset(s.data.train, t.batch_size, t.seed, first_epoch, t.epochs, s.data.scale,
+    train_data, steps = train_dataset(s.data.train, t.batch_size, t.seed, first_epoch, t.epochs, s.data.prepare,
                                       s.encode)
-    val_data = eval_dataset(s.data.validation, t.batch_size, s.data.scale, s.encode) if s.data.validation else None
+    val_data = eval_dataset(s.data.validation, t.batch_size, s.data.prepare, s.encode) if s.data.validation else None
     rows = run.read_metrics()
-    results.update(steps_per_epoch=steps, pid=os.getpid())
+    results.update(steps_per_epoch=steps, execution=s.execution, pid=os.getpid())
     run.write_json("results.json", results)
     watcher = guardian.start(run.path / "results.json", os.getpid())
 
@@ -142,8 +143,7 @@ def _fit(run: RunFolder, s: _Session, results: dict[str, Any], state: dict[str, 
 
     best = cb.BestCheckpoint(config.monitor, lambda m: run.save_model(m, "best.keras"))
     guard = cb.DivergenceGuard(t.on_divergence == "halve", lambda line: say(line, "event"))
-    # The guard comes after the log and the checkpoint: an epoch it undoes is still recorded as it ran.
-    stateful: list[Any] = [best, guard]
+    stateful: list[Any] = [best, guard]  # callbacks whose counters a checkpoint keeps
     schedule = config.lr_schedule
     if schedule is not None and schedule.kind == "callbacks":  # ReduceLROnPlateau, on train.monitor by default
         stateful.append(instantiate(ComponentSpec("callbacks", schedule.name,
@@ -158,6 +158,8 @@ def _fit(run: RunFolder, s: _Session, results: dict[str, Any], state: dict[str, 
                                           "callbacks": cb.callback_state(stateful)})
 
     with _stop_requests(say) as requested:
+        # In this order at each epoch's end: the row is logged and the best model kept before the guard may
+        # undo the epoch, and the checkpoint comes last, after every callback has changed what it changes.
         callbacks = [cb.StopOnSignal(requested), cb.EpochLog(len(s.data.train), log_epoch), *stateful,
                      cb.Checkpointer(checkpoint, first_epoch)]
         if state:
@@ -196,7 +198,7 @@ def _fit(run: RunFolder, s: _Session, results: dict[str, Any], state: dict[str, 
             f"{d['learning_rate']:g} (try a lower rate, or train.on_divergence: halve)", "event")
     run.save_model(model, "model.keras")
     if status == "completed":
-        test = model.evaluate(eval_dataset(s.data.test, t.batch_size, s.data.scale, s.encode), verbose=0,
+        test = model.evaluate(eval_dataset(s.data.test, t.batch_size, s.data.prepare, s.encode), verbose=0,
                               return_dict=True)
         results["test"] = {k: float(v) for k, v in test.items()}
         say("test: " + "  ".join(f"{k} {v:.4f}" for k, v in results["test"].items()), "result")
