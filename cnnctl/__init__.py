@@ -10,9 +10,11 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 __version__ = "0.1.0"
+STARTED = time.perf_counter()  # for "seconds to the first training step" in results.json
 
 # public name -> module that defines it; imported on first use
 _API = {

@@ -7,8 +7,6 @@ first (tracing, memory pools), then N timed steps through the same compiled
 
 from __future__ import annotations
 
-import resource
-import sys
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -18,7 +16,8 @@ import numpy as np
 from cnnctl import keras_catalog
 from cnnctl.config import Config
 from cnnctl.model.build import build_model, internal_input_shape
-from cnnctl.training.compile import compile_model, execution_settings, select_device, set_precision
+from cnnctl.training.compile import (compile_model, execution_settings, peak_host_memory_mb, select_device,
+                                     set_precision)
 
 
 @dataclass(frozen=True)
@@ -89,5 +88,4 @@ def _peak_memory_mb(device: str) -> float:
         import tensorflow as tf
 
         return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
-    return peak / (2**20 if sys.platform == "darwin" else 2**10)
+    return peak_host_memory_mb()

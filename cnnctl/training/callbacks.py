@@ -58,46 +58,42 @@ class BestCheckpoint(Base):
 class DivergenceGuard(Base):
     """The loss diverges: stop (status diverged), or restore the last good weights and halve the rate.
 
-    Within an epoch, the loss diverges when its running mean is NaN or
-    infinite, or more than `FACTOR` times its value after the epoch's first
-    step: a rate far too high blows the loss up without always reaching
-    infinity. With halving on, an epoch whose mean loss is no lower than the
-    last good epoch's (for the first epoch: its first step's) has diverged too,
-    as in the lecture's "start high, halve when it diverges".
+    The reference is the untrained model's loss, then each good epoch's. The loss diverges when the
+    epoch's running loss is NaN or infinite, or more than `FACTOR` times the reference: a rate far
+    too high blows the loss up without always reaching infinity. With halving on, an epoch whose
+    loss is no lower than the reference has diverged too, as in the lecture's "start high, halve
+    when it diverges".
     """
 
     FACTOR = 10.0
     MAX_HALVINGS = 20
 
-    def __init__(self, halve: bool, say: Callable[[str], None]):
+    def __init__(self, halve: bool, initial_loss: float, say: Callable[[str], None]):
         super().__init__()
         self.halve, self.say = halve, say
+        self.good_loss = initial_loss
         self.halvings: list[dict[str, Any]] = []
         self.diverged: dict[str, Any] | None = None
-        self.good_loss: float | None = None
+        # Stopping only sets a flag, so Keras may run the batch checks off the training thread (no stall
+        # per step); halving swaps weights and must happen between steps, on the training thread.
+        self.async_safe = not halve
 
     def on_train_begin(self, logs=None) -> None:
         self._remember(None)
 
     def on_epoch_begin(self, epoch: int, logs=None) -> None:
         self.epoch = epoch + 1
-        self.baseline: float | None = None
 
     def on_train_batch_end(self, batch: int, logs=None) -> None:
         loss = float((logs or {}).get("loss", 0.0))
-        if self.baseline is None and math.isfinite(loss):
-            self.baseline = abs(loss)
-            if self.good_loss is None:
-                self.good_loss = loss
-        if not (math.isfinite(loss) and abs(loss) <= self.FACTOR * self.baseline):
+        if self.diverged is None and not (math.isfinite(loss) and abs(loss) <= self.FACTOR * abs(self.good_loss)):
             self._diverge(batch + 1, loss)
-            self.baseline = None
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         loss = float((logs or {}).get("loss", math.nan))
         if self.diverged is not None or not math.isfinite(loss):
             return
-        if self.halve and self.good_loss is not None and loss >= self.good_loss:
+        if self.halve and loss >= self.good_loss:
             self._diverge(None, loss)
         else:
             self._remember(loss)
@@ -169,7 +165,12 @@ class Checkpointer(Base):
 
 
 class StopOnSignal(Base):
-    """Ctrl-C or SIGTERM: finish the step in progress, then stop; the last epoch's checkpoint stands."""
+    """Ctrl-C or SIGTERM: finish the step in progress, then stop; the last epoch's checkpoint stands.
+
+    Safe to run off the training thread: Keras re-raises the interruption on it at the next step.
+    """
+
+    async_safe = True
 
     def __init__(self, requested: Callable[[], bool]):
         super().__init__()
@@ -180,3 +181,16 @@ class StopOnSignal(Base):
             raise KeyboardInterrupt
 
     on_test_batch_end = on_train_batch_end
+
+
+class FirstStep(Base):
+    """Notes when the first training step starts: start-up cost (imports, data, build, compile)."""
+
+    def __init__(self, note: Callable[[], None]):
+        super().__init__()
+        self.note, self.done = note, False
+
+    def on_train_batch_begin(self, batch: int, logs=None) -> None:
+        if not self.done:
+            self.done = True
+            self.note()

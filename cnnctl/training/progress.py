@@ -22,6 +22,8 @@ def epoch_line(row: dict[str, Any], epochs: int) -> str:
 class LiveProgress(keras().callbacks.Callback):
     """A transient rich bar with step count, live loss and metrics, images/s and ETA."""
 
+    async_safe = True  # drawing never blocks a training step (rich's Progress takes its own lock)
+
     def __init__(self, console: Console, epochs: int, steps: int, batch_size: int):
         super().__init__()
         self.console, self.epochs, self.steps, self.batch_size = console, epochs, steps, batch_size

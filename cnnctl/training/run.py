@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from cnnctl import keras_catalog
+from cnnctl import STARTED, keras_catalog
 from cnnctl.config import Config, load_config
 from cnnctl.config.components import ComponentSpec
 from cnnctl.data.pipeline import eval_dataset, label_encoder, train_dataset
@@ -30,7 +30,8 @@ from cnnctl.errors import CnnctlError, Problem
 from cnnctl.model.build import build_model, check_output, internal_input_shape
 from cnnctl.model.summary import summarize_model
 from cnnctl.runs import RunFolder, environment, read_results
-from cnnctl.training.compile import compile_model, execution_settings, instantiate, select_device, set_precision
+from cnnctl.training.compile import (compile_model, execution_settings, instantiate, peak_host_memory_mb,
+                                     select_device, set_precision)
 
 Say = Callable[[str, str], None]
 RESUMABLE = {"interrupted", "failed"}
@@ -142,7 +143,8 @@ def _fit(run: RunFolder, s: _Session, results: dict[str, Any], state: dict[str, 
         say(_epoch_line(row, t.epochs), "epoch")
 
     best = cb.BestCheckpoint(config.monitor, lambda m: run.save_model(m, "best.keras"))
-    guard = cb.DivergenceGuard(t.on_divergence == "halve", lambda line: say(line, "event"))
+    initial_loss = model.evaluate(train_data.take(1), steps=1, verbose=0, return_dict=True)["loss"]  # untrained
+    guard = cb.DivergenceGuard(t.on_divergence == "halve", initial_loss, lambda line: say(line, "event"))
     stateful: list[Any] = [best, guard]  # callbacks whose counters a checkpoint keeps
     schedule = config.lr_schedule
     if schedule is not None and schedule.kind == "callbacks":  # ReduceLROnPlateau, on train.monitor by default
@@ -160,7 +162,9 @@ def _fit(run: RunFolder, s: _Session, results: dict[str, Any], state: dict[str, 
     with _stop_requests(say) as requested:
         # In this order at each epoch's end: the row is logged and the best model kept before the guard may
         # undo the epoch, and the checkpoint comes last, after every callback has changed what it changes.
-        callbacks = [cb.StopOnSignal(requested), cb.EpochLog(len(s.data.train), log_epoch), *stateful,
+        callbacks = [cb.FirstStep(lambda: results.update(seconds_to_first_step=round(
+                         time.perf_counter() - STARTED, 2))),
+                     cb.StopOnSignal(requested), cb.EpochLog(len(s.data.train), log_epoch), *stateful,
                      cb.Checkpointer(checkpoint, first_epoch)]
         if state:
             callbacks.append(cb.Restore(stateful, state["callbacks"]))
@@ -183,7 +187,7 @@ def _fit(run: RunFolder, s: _Session, results: dict[str, Any], state: dict[str, 
             results.update(status=status, wall_seconds=round(wall_before + time.perf_counter() - started, 2),
                            epochs_completed=len(rows), best_epoch=best.best_epoch,
                            best={config.monitor: best.best} if best.best is not None else None,
-                           halvings=guard.halvings, finished=_now())
+                           halvings=guard.halvings, finished=_now(), peak_rss_mb=round(peak_host_memory_mb(), 1))
             results.pop("pid", None)
             if rows:
                 results["images_per_second"] = statistics.median(float(r["images_per_second"]) for r in rows)

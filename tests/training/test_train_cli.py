@@ -162,11 +162,12 @@ def test_mixed_precision_is_announced_and_recorded(tmp_path):
 
 
 def test_steps_per_execution_changes_nothing_but_speed(tmp_path):
-    """34 steps per epoch: 17 per call divides it; 50 is brought down to 34 so epochs stay aligned."""
-    for k in (1, 17, 50):
-        train(tmp_path, "--set", f"train.execution.steps_per_execution={k}", "--name", f"k{k}")
+    """135 steps per epoch (batch 8): 5 per call divides it; 50 comes down to 9, a divisor within a tenth."""
+    for k in (1, 5, 50):
+        train(tmp_path, "--set", f"train.execution.steps_per_execution={k}", "--set", "train.batch_size=8",
+              "--set", "train.epochs=2", "--name", f"k{k}")
     strip = lambda rs: [{key: v for key, v in r.items() if key not in ("seconds", "images_per_second")} for r in rs]
     runs = tmp_path / "runs"
-    assert strip(rows(runs / "k1")) == strip(rows(runs / "k17")) == strip(rows(runs / "k50"))
-    executions = [json.loads((runs / f"k{k}" / "results.json").read_text())["execution"] for k in (1, 17, 50)]
-    assert [e["steps_per_execution"] for e in executions] == [1, 17, 34]
+    assert strip(rows(runs / "k1")) == strip(rows(runs / "k5")) == strip(rows(runs / "k50"))
+    executions = [json.loads((runs / f"k{k}" / "results.json").read_text())["execution"] for k in (1, 5, 50)]
+    assert [e["steps_per_execution"] for e in executions] == [1, 5, 9]
