@@ -122,13 +122,17 @@ def validate(configs: tuple[str, ...], overrides: tuple[str, ...]) -> None:
               help="Where run folders go.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True,
               help="auto: a GPU when TensorFlow sees one.")
-@click.option("--quiet", "-q", is_flag=True, help="Only one line per epoch (for CI logs).")
+@click.option("--quiet", "-q", is_flag=True, help="No live display or set-up lines: one line per epoch (CI logs).")
+@click.option("--data-dir", type=click.Path(file_okay=False),
+              help="Look for built-in datasets here first (the same as --set data.data_dir=DIR).")
 def train(config: str, overrides: tuple[str, ...], name: str | None, runs_dir: str, device: str,
-          quiet: bool) -> None:
+          quiet: bool, data_dir: str | None) -> None:
     """Train a config and write runs/<name>/: config, summary, metrics, models, results."""
     from cnnctl.config import load_config
     from cnnctl.training import train as run_training
 
+    if data_dir is not None:
+        overrides += (f"data.data_dir={json.dumps(data_dir)}",)  # JSON quoting is valid YAML
     run = run_training(load_config(config, overrides), runs_dir=runs_dir, name=name, device=device,
                        **_reporting(quiet))
     if run.results["status"] != "completed":

@@ -171,3 +171,11 @@ def test_steps_per_execution_changes_nothing_but_speed(tmp_path):
     assert strip(rows(runs / "k1")) == strip(rows(runs / "k5")) == strip(rows(runs / "k50"))
     executions = [json.loads((runs / f"k{k}" / "results.json").read_text())["execution"] for k in (1, 5, 50)]
     assert [e["steps_per_execution"] for e in executions] == [1, 5, 9]
+
+
+def test_data_dir_option_is_recorded_as_the_override(tmp_path):
+    result = cli("train", SMOKE, "--runs-dir", tmp_path / "runs", "--quiet", "--set", "train.epochs=1",
+                 "--data-dir", tmp_path)
+    assert result.exit_code == 0, result.output
+    config = yaml.safe_load((tmp_path / "runs" / "smoke" / "config.yaml").read_text())
+    assert config["data"]["data_dir"] == str(tmp_path)
