@@ -63,13 +63,13 @@ def bench(config: Config, batch_sizes: list[int], steps: int = 50, warmup: int =
         seconds = time.perf_counter() - started
         infer_ms = infer_rate = None
         if inference:
-            model.predict(x, batch_size=batch_size, verbose=0)  # warm-up
-            batches = np.repeat(x, max(1, min(steps, 20)), axis=0)
+            for _ in range(warmup):
+                model.predict_on_batch(x)
             started = time.perf_counter()
-            model.predict(batches, batch_size=batch_size, verbose=0)
+            for _ in range(steps):
+                model.predict_on_batch(x)
             infer_seconds = time.perf_counter() - started
-            n = len(batches) // batch_size
-            infer_ms, infer_rate = 1000 * infer_seconds / n, len(batches) / infer_seconds
+            infer_ms, infer_rate = 1000 * infer_seconds / steps, steps * batch_size / infer_seconds
         rows.append(BenchRow(batch_size, steps, 1000 * seconds / steps, steps * batch_size / seconds, infer_ms,
                              infer_rate, _peak_memory_mb(device_name), device_name, policy))
         keras.backend.clear_session()
