@@ -137,12 +137,19 @@ def _fit(run: RunFolder, s: _Session, results: dict[str, Any], state: dict[str, 
     run.write_json("results.json", results)
     watcher = guardian.start(run.path / "results.json", os.getpid())
 
+    stops = _StopRequests(say)
+
     def log_epoch(row: dict[str, Any]) -> None:
-        rows.append(row)
-        run.append_metrics(row)
+        with stops.shield():
+            rows.append(row)
+            run.append_metrics(row)
         say(_epoch_line(row, t.epochs), "epoch")
 
-    best = cb.BestCheckpoint(config.monitor, lambda m: run.save_model(m, "best.keras"))
+    def save_best(m: Any) -> None:
+        with stops.shield():
+            run.save_model(m, "best.keras")
+
+    best = cb.BestCheckpoint(config.monitor, save_best)
     initial_loss = model.evaluate(train_data.take(1), steps=1, verbose=0, return_dict=True)["loss"]  # untrained
     guard = cb.DivergenceGuard(t.on_divergence == "halve", initial_loss, lambda line: say(line, "event"))
     stateful: list[Any] = [best, guard]  # callbacks whose counters a checkpoint keeps
@@ -156,15 +163,17 @@ def _fit(run: RunFolder, s: _Session, results: dict[str, Any], state: dict[str, 
     started = time.perf_counter()
 
     def checkpoint(epoch: int) -> None:
-        save_checkpoint(run.path, model, {"epoch": epoch, "wall_seconds": wall_before + time.perf_counter() - started,
-                                          "callbacks": cb.callback_state(stateful)})
+        with stops.shield():
+            save_checkpoint(run.path, model, {"epoch": epoch,
+                                              "wall_seconds": wall_before + time.perf_counter() - started,
+                                              "callbacks": cb.callback_state(stateful)})
 
-    with _stop_requests(say) as requested:
+    with stops.installed():
         # In this order at each epoch's end: the row is logged and the best model kept before the guard may
         # undo the epoch, and the checkpoint comes last, after every callback has changed what it changes.
         callbacks = [cb.FirstStep(lambda: results.update(seconds_to_first_step=round(
                          time.perf_counter() - STARTED, 2))),
-                     cb.StopOnSignal(requested), cb.EpochLog(len(s.data.train), log_epoch), *stateful,
+                     cb.StopOnSignal(stops.requested), cb.EpochLog(len(s.data.train), log_epoch), *stateful,
                      cb.Checkpointer(checkpoint, first_epoch)]
         if state:
             callbacks.append(cb.Restore(stateful, state["callbacks"]))
@@ -183,19 +192,20 @@ def _fit(run: RunFolder, s: _Session, results: dict[str, Any], state: dict[str, 
         except BaseException as exc:
             results["error"] = f"{type(exc).__name__}: {exc}"
             raise
-        finally:
-            results.update(status=status, wall_seconds=round(wall_before + time.perf_counter() - started, 2),
-                           epochs_completed=len(rows), best_epoch=best.best_epoch,
-                           best={config.monitor: best.best} if best.best is not None else None,
-                           halvings=guard.halvings, finished=_now(), peak_rss_mb=round(peak_host_memory_mb(), 1))
-            results.pop("pid", None)
-            if rows:
-                results["images_per_second"] = statistics.median(float(r["images_per_second"]) for r in rows)
-            if guard.diverged:
-                results["diverged_at"] = guard.diverged
-            if status != "completed":
-                run.write_json("results.json", results)
-                guardian.stop(watcher)
+        finally:  # the final word is written whole, even under a second Ctrl-C
+            with stops.shield():
+                results.update(status=status, wall_seconds=round(wall_before + time.perf_counter() - started, 2),
+                               epochs_completed=len(rows), best_epoch=best.best_epoch,
+                               best={config.monitor: best.best} if best.best is not None else None,
+                               halvings=guard.halvings, finished=_now(), peak_rss_mb=round(peak_host_memory_mb(), 1))
+                results.pop("pid", None)
+                if rows:
+                    results["images_per_second"] = statistics.median(float(r["images_per_second"]) for r in rows)
+                if guard.diverged:
+                    results["diverged_at"] = guard.diverged
+                if status != "completed":
+                    run.write_json("results.json", results)
+                    guardian.stop(watcher)
     if guard.diverged:
         d = guard.diverged
         say(f"diverged: loss {d['loss']:g} at epoch {d['epoch']}, step {d['step']}, learning rate "
@@ -211,26 +221,48 @@ def _fit(run: RunFolder, s: _Session, results: dict[str, Any], state: dict[str, 
     return Run(run.path, results)
 
 
-@contextmanager
-def _stop_requests(say: Say) -> Iterator[Callable[[], bool]]:
-    """The first Ctrl-C or SIGTERM asks training to stop after the current step; a second stops at once."""
-    requested = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield requested.is_set
-        return
+class _StopRequests:
+    """The first Ctrl-C or SIGTERM asks training to stop after the current step; a second stops at once,
+    except inside `shield()` (a checkpoint or metrics write), which it lets finish first."""
 
-    def handler(signum: int, frame: Any) -> None:
-        if requested.is_set():
+    def __init__(self, say: Say):
+        self.say, self.event, self.depth, self.pending = say, threading.Event(), 0, False
+
+    def requested(self) -> bool:
+        return self.event.is_set()
+
+    def handle(self, signum: int, frame: Any) -> None:
+        if not self.event.is_set():
+            self.event.set()
+            self.say("stopping after this step (Ctrl-C again to stop at once)", "event")
+        elif self.depth:
+            self.pending = True
+        else:
             raise KeyboardInterrupt
-        requested.set()
-        say("stopping after this step (Ctrl-C again to stop at once)", "event")
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield requested.is_set
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+    @contextmanager
+    def shield(self) -> Iterator[None]:
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+        if self.depth == 0 and self.pending:
+            self.pending = False
+            raise KeyboardInterrupt
+
+    @contextmanager
+    def installed(self) -> Iterator[None]:
+        """Signal handlers for the length of training (only the main thread can have them)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
 
 
 def _alive(pid: Any) -> bool:

@@ -117,7 +117,8 @@ def test_second_ctrl_c_stops_at_once_and_leaves_a_resumable_folder(reference):
     assert process.returncode == 130, err
     assert json.loads((folder / "results.json").read_text())["status"] == "interrupted"
     assert not [p.name for p in folder.iterdir() if p.name.startswith(".")]  # no temporary files left
-    assert cli("resume", folder, "--quiet").exit_code == 0
+    resumed = cli("resume", folder, "--quiet")
+    assert resumed.exit_code == 0, resumed.output + repr(resumed.exception)
     assert metrics(folder) == expected
 
 
