@@ -184,13 +184,16 @@ class StopOnSignal(Base):
 
 
 class FirstStep(Base):
-    """Notes when the first training step starts: start-up cost (imports, data, build, compile)."""
+    """Notes when the first training step starts: start-up cost (imports, data, build, compile).
+
+    The first epoch's start stands for it: a per-step hook would cost every step a call for one note.
+    """
 
     def __init__(self, note: Callable[[], None]):
         super().__init__()
         self.note, self.done = note, False
 
-    def on_train_batch_begin(self, batch: int, logs=None) -> None:
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
         if not self.done:
             self.done = True
             self.note()

@@ -55,6 +55,8 @@ def test_run_folder_is_complete_and_consistent(smoke_run):
     assert math.isclose(results["best"]["val_loss"], float(best["val_loss"]), rel_tol=1e-6)
     assert results["epochs_completed"] == 4 and results["device"] == "CPU"
     assert set(results["environment"]) >= {"python", "tensorflow", "keras", "cnnctl", "git_commit"}
+    assert results["seconds_to_first_step"] > 0
+    assert results["peak_rss_mb"] > 100  # TensorFlow alone takes more
     summary = json.loads((folder / "summary.json").read_text())
     from cnnctl.keras_catalog import keras
 
