@@ -1,18 +1,19 @@
 """The full training state at the end of an epoch, so `cnnctl resume` continues exactly.
 
-Weights and optimizer variables (the step counter, the learning rate, the
-moments) go into `checkpoint.npz`; so do the states of every layer's
-`SeedGenerator` (Dropout, random augmentation), which a `.keras` file does
-not keep. The epoch and the callbacks' counters go into `checkpoint.json`.
-Both are replaced atomically, the arrays first, and carry the same epoch, so
-a crash between the two writes is detected rather than half-restored. NumPy
-archives are read with `allow_pickle=False`: a checkpoint cannot run code.
+One file, `checkpoint.npz`, replaced atomically, so a run killed at any
+moment leaves the previous epoch's checkpoint or the new one, never a mix. It
+holds the weights and optimizer variables (the step counter, the learning
+rate, the moments), the states of every layer's `SeedGenerator` (Dropout,
+random augmentation), which a `.keras` file does not keep, and, as a JSON
+string, the epoch and the callbacks' counters. It is read with
+`allow_pickle=False`: a checkpoint cannot run code.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ import numpy as np
 from cnnctl.errors import CnnctlError, Problem
 from cnnctl.keras_catalog import keras
 
-ARRAYS, STATE = "checkpoint.npz", "checkpoint.json"
+CHECKPOINT = "checkpoint.npz"
 
 
 def seed_generators(model: Any) -> list[Any]:
@@ -32,37 +33,32 @@ def seed_generators(model: Any) -> list[Any]:
 
 
 def save_checkpoint(folder: Path, model: Any, state: dict[str, Any]) -> None:
-    arrays = {"epoch": np.array(state["epoch"])}
+    arrays = {"state": np.array(json.dumps(state))}
     arrays |= {f"weight_{i}": w for i, w in enumerate(model.get_weights())}
     arrays |= {f"optimizer_{i}": v.numpy() for i, v in enumerate(model.optimizer.variables)}
     arrays |= {f"seed_{i}": g.state.numpy() for i, g in enumerate(seed_generators(model))}
-    from cnnctl.runfiles import write_atomic, writing
+    from cnnctl.runfiles import writing
 
-    tmp = folder / f".{ARRAYS}.tmp.npz"
+    tmp = folder / f".{CHECKPOINT}.tmp.npz"
     try:
-        with writing(folder / ARRAYS):
+        with writing(folder / CHECKPOINT):
             np.savez(tmp, **arrays)
-            os.replace(tmp, folder / ARRAYS)
+            os.replace(tmp, folder / CHECKPOINT)
     finally:
         tmp.unlink(missing_ok=True)
-
-    write_atomic(folder / STATE, json.dumps(state, indent=2) + "\n")
 
 
 def load_checkpoint(folder: Path, model: Any) -> dict[str, Any]:
     """Put the saved state into `model` (built and compiled from the same config); return the JSON state."""
     try:
-        state = json.loads((folder / STATE).read_text())
-        with np.load(folder / ARRAYS, allow_pickle=False) as f:
+        with np.load(folder / CHECKPOINT, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
+        state = json.loads(str(arrays["state"]))
     except FileNotFoundError:
         raise CnnctlError(Problem("no checkpoint here: nothing to resume", str(folder),
                                   hint="checkpoints are written at the end of every epoch")) from None
-    except (OSError, ValueError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:  # JSONDecodeError is a ValueError
         raise CnnctlError(Problem(f"damaged checkpoint: {exc}", str(folder))) from None
-    if int(arrays["epoch"]) != state["epoch"]:
-        raise CnnctlError(Problem(f"checkpoint files disagree (epoch {int(arrays['epoch'])} vs {state['epoch']})",
-                                  str(folder), hint="the run was killed while saving; start it again"))
     weights = [arrays[f"weight_{i}"] for i in range(len(model.get_weights()))]
     model.set_weights(weights)
     for i, variable in enumerate(model.optimizer.variables):
