@@ -26,6 +26,7 @@ _API = {
     "Summary": "cnnctl.model",
     "train": "cnnctl.training",
     "Run": "cnnctl.training",
+    "resume": "cnnctl.training",
     "evaluate_run": "cnnctl.training.evaluate",
     "json_schema": "cnnctl.schema",
     "CnnctlError": "cnnctl.errors",

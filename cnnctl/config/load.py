@@ -102,6 +102,8 @@ def _validate(data: Any, origins: Origins, overrides: list[str] | tuple[str, ...
         metrics.append(metric)
     schedule, p = _parse_schedule(file.train, optimizer, origins)
     problems += p
+    if schedule is not None and schedule.kind == "schedules" and "on_divergence" not in file.train.model_fields_set:
+        file.train.on_divergence = "stop"  # cnnctl cannot halve a rate that a schedule computes
     if file.train.early_stopping is not None:
         cls = keras_catalog.classes("callbacks")["EarlyStopping"]
         problems += check_arguments(cls, file.train.early_stopping, ("train", "early_stopping"), origins)
@@ -129,7 +131,7 @@ def _parse_schedule(train: TrainSection, optimizer: ComponentSpec | None,
     schedule, problems = parse_component("schedules", raw, path, origins)
     if schedule is None:
         return None, problems
-    if train.on_divergence == "halve":
+    if train.on_divergence == "halve" and "on_divergence" in train.model_fields_set:
         problems.append(origins.problem(("train", "on_divergence"), "halving on divergence needs a learning rate "
                                         "cnnctl can change", f"use a constant rate or {PLATEAU} with it"))
     if optimizer is not None and "learning_rate" in optimizer.args:

@@ -104,8 +104,10 @@ class TrainSection(Section):
                           "`{CosineDecay: {initial_learning_rate: 0.1, decay_steps: 5000, warmup_steps: 100}}`, "
                           "or `{ReduceLROnPlateau: {factor: 0.5, patience: 2}}`. Default: the optimizer's constant rate.")
     on_divergence: Literal["stop", "halve"] = Field(
-        "stop", description="When the loss becomes NaN or infinite: `stop` (status diverged), or `halve`: restore "
-                            "the last epoch's weights, halve the learning rate and go on (the lecture's rule).")
+        "halve", description="When the loss diverges (NaN, far above the untrained model's, or no better than it "
+                             "after an epoch): `halve` (default; the lecture's rule) restores the last weights that passed "
+                             "the check, halves the learning rate and goes on; `stop` ends the run as diverged. "
+                             "With a Keras schedule in lr_schedule the default is `stop`.")
     early_stopping: Union[dict[str, Any], None] = Field(
         None, description="Arguments of `keras.callbacks.EarlyStopping` (e.g. `{patience: 3}`); null: off.")
     execution: Execution = Field(default_factory=Execution, description=Execution.__doc__)

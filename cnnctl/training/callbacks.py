@@ -55,97 +55,53 @@ class BestCheckpoint(Base):
             self.save(self.model)
 
 
-class DivergenceGuard(Base):
-    """The loss diverges: stop (status diverged), or restore the last good weights and halve the rate.
-
-    The reference is the untrained model's loss, then each good epoch's. The loss diverges when the
-    epoch's running loss is NaN or infinite, or more than `FACTOR` times the reference: a rate far
-    too high blows the loss up without always reaching infinity. With halving on, an epoch whose
-    loss is no lower than the reference has diverged too, as in the lecture's "start high, halve
-    when it diverges".
-    """
-
-    FACTOR = 10.0
-    MAX_HALVINGS = 20
-
-    def __init__(self, halve: bool, initial_loss: float, say: Callable[[str], None]):
-        super().__init__()
-        self.halve, self.say = halve, say
-        self.good_loss = initial_loss
-        self.halvings: list[dict[str, Any]] = []
-        self.diverged: dict[str, Any] | None = None
-        # Stopping only sets a flag, so Keras may run the batch checks off the training thread (no stall
-        # per step); halving swaps weights and must happen between steps, on the training thread.
-        self.async_safe = not halve
-
-    def on_train_begin(self, logs=None) -> None:
-        self._remember(None)
-
-    def on_epoch_begin(self, epoch: int, logs=None) -> None:
-        self.epoch = epoch + 1
-
-    def on_train_batch_end(self, batch: int, logs=None) -> None:
-        loss = float((logs or {}).get("loss", 0.0))
-        if self.diverged is None and not (math.isfinite(loss) and abs(loss) <= self.FACTOR * abs(self.good_loss)):
-            self._diverge(batch + 1, loss)
-
-    def on_epoch_end(self, epoch: int, logs=None) -> None:
-        loss = float((logs or {}).get("loss", math.nan))
-        if self.diverged is not None or not math.isfinite(loss):
-            return
-        if self.halve and loss >= self.good_loss:
-            self._diverge(None, loss)
-        else:
-            self._remember(loss)
-
-    def _diverge(self, step: int | None, loss: float) -> None:
-        lr = current_lr(self.model)
-        where = {"epoch": self.epoch, "step": step, "learning_rate": lr, "loss": loss}
-        if not self.halve or len(self.halvings) >= self.MAX_HALVINGS:
-            self.diverged = where
-            self.model.stop_training = True
-            return
-        self.model.set_weights(self.weights)
-        for variable, value in zip(self.model.optimizer.variables, self.optimizer_state):
-            variable.assign(value)
-        self.model.optimizer.learning_rate.assign(lr / 2)
-        self.model.reset_metrics()  # the running loss restarts from the restored weights
-        self.halvings.append({**where, "new_learning_rate": lr / 2})
-        when = f"step {step}" if step else f"end (loss {loss:.4g}, last good {self.good_loss:.4g})"
-        self.say(f"loss diverged at epoch {self.epoch}, {when}: restored the last good weights, "
-                 f"learning rate {lr:g} -> {lr / 2:g}")
-
-    def _remember(self, loss: float | None) -> None:
-        self.weights = self.model.get_weights()
-        self.optimizer_state = [v.numpy() for v in self.model.optimizer.variables]
-        if loss is not None:
-            self.good_loss = loss
+# Counters that Keras' own callbacks reset in `on_train_begin`: saved with each checkpoint and put back
+# when a run resumes, so patience and plateaus pick up where they were. EarlyStopping's best weights
+# (restore_best_weights) are saved as arrays. cnnctl's own callbacks say what they keep themselves
+# (`checkpoint_state()`) and take it back when they are made.
+STATEFUL = ("wait", "best", "best_epoch", "cooldown_counter", "stopped_epoch")
+BEST_WEIGHTS = "best_weights"
 
 
-# Counters that Keras' own callbacks reset in `on_train_begin`, and cnnctl's carry: saved with each
-# checkpoint and put back when a run resumes, so patience and plateaus pick up where they were.
-STATEFUL = ("wait", "best", "best_epoch", "cooldown_counter", "stopped_epoch", "good_loss", "halvings")
-
-
-def callback_state(callbacks: list[Any]) -> dict[str, dict[str, Any]]:
-    state = {}
+def callback_state(callbacks: list[Any]) -> tuple[dict[str, dict[str, Any]], dict[str, np.ndarray]]:
+    """The callbacks' counters (JSON-able, by class name) and their arrays (named `Class.key`)."""
+    state, arrays = {}, {}
     for cb in callbacks:
-        values = {k: getattr(cb, k) for k in STATEFUL if hasattr(cb, k)}
-        state[type(cb).__name__] = {k: (float(v) if isinstance(v, (np.floating, np.integer)) else v)
-                                    for k, v in values.items()}
-    return state
+        name = type(cb).__name__
+        if hasattr(cb, "checkpoint_state"):
+            values, own = cb.checkpoint_state()
+        else:
+            values, own = {k: getattr(cb, k) for k in STATEFUL if hasattr(cb, k)}, {}
+            if getattr(cb, BEST_WEIGHTS, None) is not None:
+                values[BEST_WEIGHTS] = len(cb.best_weights)
+                own = {f"{BEST_WEIGHTS}_{i}": w for i, w in enumerate(cb.best_weights)}
+        state[name] = {k: (v.item() if isinstance(v, (np.floating, np.integer)) else v) for k, v in values.items()}
+        arrays |= {f"{name}.{k}": v for k, v in own.items()}
+    return state, arrays
+
+
+def arrays_of(name: str, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """One callback's arrays from a checkpoint, under their own keys."""
+    prefix = f"{name}."
+    return {k.removeprefix(prefix): v for k, v in arrays.items() if k.startswith(prefix)}
 
 
 class Restore(Base):
-    """Last in the list: after the others have reset themselves, give them back their saved counters."""
+    """Last in the list: after Keras' callbacks have reset themselves, give them back their saved state."""
 
-    def __init__(self, callbacks: list[Any], state: dict[str, dict[str, Any]]):
+    def __init__(self, callbacks: list[Any], state: dict[str, dict[str, Any]], arrays: dict[str, np.ndarray]):
         super().__init__()
-        self.callbacks, self.state = callbacks, state
+        self.callbacks, self.state, self.arrays = callbacks, state, arrays
 
     def on_train_begin(self, logs=None) -> None:
         for cb in self.callbacks:
-            for key, value in self.state.get(type(cb).__name__, {}).items():
+            if hasattr(cb, "checkpoint_state"):
+                continue  # restores itself
+            name = type(cb).__name__
+            for key, value in self.state.get(name, {}).items():
+                if key == BEST_WEIGHTS:
+                    own = arrays_of(name, self.arrays)
+                    value = [own[f"{BEST_WEIGHTS}_{i}"] for i in range(value)]
                 setattr(cb, key, value)
 
 

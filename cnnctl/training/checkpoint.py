@@ -5,7 +5,9 @@ moment leaves the previous epoch's checkpoint or the new one, never a mix. It
 holds the weights and optimizer variables (the step counter, the learning
 rate, the moments), the states of every layer's `SeedGenerator` (Dropout,
 random augmentation), which a `.keras` file does not keep, and, as a JSON
-string, the epoch and the callbacks' counters. It is read with
+string, the epoch and the callbacks' counters, with the callbacks' own
+arrays (the divergence guard's restore points, EarlyStopping's best weights)
+under `callback.*` names. It is read with
 `allow_pickle=False`: a checkpoint cannot run code.
 """
 
@@ -32,8 +34,13 @@ def seed_generators(model: Any) -> list[Any]:
             if isinstance(value, kind)]
 
 
-def save_checkpoint(folder: Path, model: Any, state: dict[str, Any]) -> None:
+CALLBACK = "callback."
+
+
+def save_checkpoint(folder: Path, model: Any, state: dict[str, Any],
+                    callback_arrays: dict[str, np.ndarray] | None = None) -> None:
     arrays = {"state": np.array(json.dumps(state))}
+    arrays |= {f"{CALLBACK}{k}": v for k, v in (callback_arrays or {}).items()}
     arrays |= {f"weight_{i}": w for i, w in enumerate(model.get_weights())}
     arrays |= {f"optimizer_{i}": v.numpy() for i, v in enumerate(model.optimizer.variables)}
     arrays |= {f"seed_{i}": g.state.numpy() for i, g in enumerate(seed_generators(model))}
@@ -48,8 +55,11 @@ def save_checkpoint(folder: Path, model: Any, state: dict[str, Any]) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def load_checkpoint(folder: Path, model: Any) -> dict[str, Any]:
-    """Put the saved state into `model` (built and compiled from the same config); return the JSON state."""
+def load_checkpoint(folder: Path, model: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Put the saved state into `model` (built and compiled from the same config).
+
+    Returns the JSON state and the callbacks' arrays.
+    """
     try:
         with np.load(folder / CHECKPOINT, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
@@ -65,4 +75,4 @@ def load_checkpoint(folder: Path, model: Any) -> dict[str, Any]:
         variable.assign(arrays[f"optimizer_{i}"])
     for i, generator in enumerate(seed_generators(model)):
         generator.state.assign(arrays[f"seed_{i}"])
-    return state
+    return state, {k.removeprefix(CALLBACK): v for k, v in arrays.items() if k.startswith(CALLBACK)}

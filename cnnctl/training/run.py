@@ -9,7 +9,6 @@ with the process id, while it runs or if it was killed outright).
 
 from __future__ import annotations
 
-import math
 import os
 import signal
 import statistics
@@ -24,7 +23,7 @@ from typing import Any, Callable, Iterator
 from cnnctl import STARTED, keras_catalog
 from cnnctl.config import Config, load_config
 from cnnctl.config.components import ComponentSpec
-from cnnctl.data.pipeline import eval_dataset, label_encoder, train_dataset
+from cnnctl.data.pipeline import check_dataset, eval_dataset, label_encoder, steps_per_epoch, train_dataset
 from cnnctl.data.prepare import Data, check_labels, describe, load_data
 from cnnctl.errors import CnnctlError, Problem
 from cnnctl.model.build import build_model, check_output, internal_input_shape
@@ -95,7 +94,8 @@ def resume(folder: str | Path, device: str = "auto", say: Say = lambda line, kin
     session = _prepare(config, device, say)
     from cnnctl.training.checkpoint import load_checkpoint
 
-    state = load_checkpoint(run.path, session.model)
+    state, arrays = load_checkpoint(run.path, session.model)
+    state["arrays"] = arrays
     run.keep_metrics(state["epoch"])
     results.setdefault("resumed", []).append({"at_epoch": state["epoch"], "time": _now(), "was": status})
     results.pop("error", None)
@@ -114,7 +114,7 @@ def _prepare(config: Config, device: str, say: Say) -> _Session:
     check_output(config, model)
     units = int(model.output.shape[-1])
     check_labels(data, units, config)
-    execution = execution_settings(config, device_name, math.ceil(len(data.train) / config.train.batch_size))
+    execution = execution_settings(config, device_name, steps_per_epoch(len(data.train), config.train.batch_size))
     compile_model(model, config, execution)
     say(f"{describe(data)}; device {device_name}", "info")
     return _Session(config, model, data, label_encoder(config.loss.name, units), device_name, policy, execution)
@@ -125,6 +125,7 @@ def _fit(run: RunFolder, s: _Session, results: dict[str, Any], state: dict[str, 
     from cnnctl.training import callbacks as cb
     from cnnctl.training import guardian
     from cnnctl.training.checkpoint import save_checkpoint
+    from cnnctl.training.divergence import DivergenceGuard
 
     keras = keras_catalog.keras()
     config, model, t = s.config, s.model, s.config.train
@@ -150,8 +151,10 @@ def _fit(run: RunFolder, s: _Session, results: dict[str, Any], state: dict[str, 
             run.save_model(m, "best.keras")
 
     best = cb.BestCheckpoint(config.monitor, save_best)
-    initial_loss = model.evaluate(train_data.take(1), steps=1, verbose=0, return_dict=True)["loss"]  # untrained
-    guard = cb.DivergenceGuard(t.on_divergence == "halve", initial_loss, lambda line: say(line, "event"))
+    check = check_dataset(s.data.train, t.batch_size, t.seed, s.data.prepare, s.encode)
+    saved = (state["callbacks"][DivergenceGuard.__name__], cb.arrays_of(DivergenceGuard.__name__, state["arrays"])
+             ) if state else None
+    guard = DivergenceGuard(t.on_divergence == "halve", check, lambda line: say(line, "event"), saved)
     stateful: list[Any] = [best, guard]  # callbacks whose counters a checkpoint keeps
     schedule = config.lr_schedule
     if schedule is not None and schedule.kind == "callbacks":  # ReduceLROnPlateau, on train.monitor by default
@@ -164,19 +167,20 @@ def _fit(run: RunFolder, s: _Session, results: dict[str, Any], state: dict[str, 
 
     def checkpoint(epoch: int) -> None:
         with stops.shield():
+            counters, arrays = cb.callback_state(stateful)
             save_checkpoint(run.path, model, {"epoch": epoch,
                                               "wall_seconds": wall_before + time.perf_counter() - started,
-                                              "callbacks": cb.callback_state(stateful)})
+                                              "callbacks": counters}, arrays)
 
     with stops.installed():
         # In this order at each epoch's end: the row is logged and the best model kept before the guard may
         # undo the epoch, and the checkpoint comes last, after every callback has changed what it changes.
         callbacks = [cb.FirstStep(lambda: results.update(seconds_to_first_step=round(
                          time.perf_counter() - STARTED, 2))),
-                     cb.StopOnSignal(stops.requested), cb.EpochLog(len(s.data.train), log_epoch), *stateful,
+                     cb.StopOnSignal(stops.requested), cb.EpochLog(min(len(s.data.train), steps * t.batch_size), log_epoch), *stateful,
                      cb.Checkpointer(checkpoint, first_epoch)]
         if state:
-            callbacks.append(cb.Restore(stateful, state["callbacks"]))
+            callbacks.append(cb.Restore(stateful, state["callbacks"], state["arrays"]))
         if progress is not None:  # first, so the bar is gone before the epoch's line is printed
             callbacks.insert(0, progress(t.epochs, steps, t.batch_size))
         status = "failed"
@@ -208,17 +212,43 @@ def _fit(run: RunFolder, s: _Session, results: dict[str, Any], state: dict[str, 
                     guardian.stop(watcher)
     if guard.diverged:
         d = guard.diverged
-        say(f"diverged: loss {d['loss']:g} at epoch {d['epoch']}, step {d['step']}, learning rate "
-            f"{d['learning_rate']:g} (try a lower rate, or train.on_divergence: halve)", "event")
+        when = f"step {d['step']}" if d["step"] else "end"
+        hint = (f"after {len(guard.halvings)} halvings; try a much lower rate" if t.on_divergence == "halve"
+                else "try a lower rate, or train.on_divergence: halve")
+        say(f"diverged: loss {d['loss']:g} at epoch {d['epoch']}, {when}, learning rate "
+            f"{d['learning_rate']:g} ({hint})", "event")
     run.save_model(model, "model.keras")
     if status == "completed":
-        test = model.evaluate(eval_dataset(s.data.test, t.batch_size, s.data.prepare, s.encode), verbose=0,
-                              return_dict=True)
-        results["test"] = {k: float(v) for k, v in test.items()}
-        say("test: " + "  ".join(f"{k} {v:.4f}" for k, v in results["test"].items()), "result")
+        results.update(_test(run, s, best, len(rows), say))
     run.write_json("results.json", results)
     guardian.stop(watcher)
     return Run(run.path, results)
+
+
+def _test(run: RunFolder, s: _Session, best: Any, last_epoch: int, say: Say) -> dict[str, Any]:
+    """The final model and the best one (best.keras, if it is another epoch's) on the test split.
+
+    A run's last epoch is not always its best: both are scored and printed, the best one with its epoch.
+    """
+    data = eval_dataset(s.data.test, s.config.train.batch_size, s.data.prepare, s.encode)
+
+    def score() -> dict[str, float]:
+        return {k: float(v) for k, v in s.model.evaluate(data, verbose=0, return_dict=True).items()}
+
+    def line(scores: dict[str, float]) -> str:
+        return "  ".join(f"{k} {v:.4f}" for k, v in scores.items())
+
+    final = score()
+    say(f"test, final model (epoch {last_epoch}): {line(final)}", "result")
+    scores = {"test": final}
+    best_file = run.path / "best.keras"
+    if best.best_epoch is not None and best_file.is_file():
+        if best.best_epoch != last_epoch:
+            s.model.load_weights(best_file)
+        scores["best_test"] = score() if best.best_epoch != last_epoch else final
+        say(f"test, best model (epoch {best.best_epoch}, {best.monitor} {best.best:.4f}): "
+            f"{line(scores['best_test'])}", "result")
+    return scores
 
 
 class _StopRequests:

@@ -24,12 +24,15 @@ def test_a_checkpoint_restores_weights_optimizer_and_dropout_state_in_a_fresh_mo
     trained = model(0)
     x, y = np.random.default_rng(0).random((8, 6, 6, 1)), np.eye(3)[[0, 1, 2, 0, 1, 2, 0, 1]]
     trained.fit(x, y, epochs=2, verbose=0)
-    save_checkpoint(tmp_path, trained, {"epoch": 2, "callbacks": {"EarlyStopping": {"wait": 1}}})
+    kept = {"EarlyStopping.best_weights_0": np.arange(6.0).reshape(2, 3)}
+    save_checkpoint(tmp_path, trained, {"epoch": 2, "callbacks": {"EarlyStopping": {"wait": 1}}}, kept)
     assert [p.name for p in tmp_path.iterdir()] == [CHECKPOINT]  # no temporary file left
 
     fresh = model(1)
-    state = load_checkpoint(tmp_path, fresh)
+    state, arrays = load_checkpoint(tmp_path, fresh)
     assert state == {"epoch": 2, "callbacks": {"EarlyStopping": {"wait": 1}}}
+    assert list(arrays) == list(kept)
+    np.testing.assert_array_equal(arrays["EarlyStopping.best_weights_0"], kept["EarlyStopping.best_weights_0"])
     for a, b in zip(trained.get_weights(), fresh.get_weights()):
         np.testing.assert_array_equal(a, b)
     for a, b in zip(trained.optimizer.variables, fresh.optimizer.variables):
