@@ -156,3 +156,23 @@ def test_alias_bomb_is_refused_quickly():
 def test_channels_first_needs_three_dims():
     [message] = problems("model: {data_format: channels_first, input_shape: [28, 28], layers: [Flatten]}")
     assert "channels_first needs [channels, height, width]" in message
+
+
+BLOCKS_YAML = """\
+x-block: &block
+  - Conv2D: {filters: 32, kernel_size: 3, padding: same}
+  - BatchNormalization
+  - ReLU
+model:
+  input_shape: [32, 32, 3]
+  layers: [*block, *block, MaxPooling2D, Flatten, {Dense: {units: 10, activation: softmax}}]
+"""
+
+
+def test_override_into_an_aliased_block_changes_one_copy():
+    config = parse_config(BLOCKS_YAML, ["model.layers.0.0.Conv2D.filters=8"])
+    assert [s.args["filters"] for s in config.layers if s.type == "Conv2D"] == [8, 32]
+    where = config.origins.problem
+    assert str(where(("model", "layers", 0, 0, "Conv2D", "filters"), "x")).startswith("--set model.layers.0.0")
+    assert str(where(("model", "layers", 1, 0, "Conv2D", "filters"), "x")).startswith("<string>:2: ")
+    assert str(where(("model", "layers", 0, 0, "Conv2D", "kernel_size"), "x")).startswith("<string>:2: ")
