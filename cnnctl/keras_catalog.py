@@ -142,6 +142,11 @@ class Argument:
     types: tuple[str, ...] | None  # JSON types the value may have; None: not known, Keras will check
     description: str
 
+    @property
+    def wants_float(self) -> bool:
+        """Keras documents a float here (`A float`, `Float between 0 and 1`), or defaults to one."""
+        return bool(self.types and "number" in self.types) or isinstance(self.default, float)
+
 
 @functools.cache
 def arguments(cls: type) -> dict[str, Argument]:

@@ -1,4 +1,8 @@
-"""Check the arguments a config gives a Keras class against the class itself."""
+"""Check the arguments a config gives a Keras class against the class itself, and type them as Keras expects.
+
+The one place every argument a config passes to Keras goes through: layers,
+losses, optimizers, metrics, schedules and callbacks.
+"""
 
 from __future__ import annotations
 
@@ -14,12 +18,15 @@ RENAMED = {"lr": "learning_rate", "output_dim": "units", "nb_filter": "filters",
            "subsample": "strides", "init": "kernel_initializer", "dim_ordering": "data_format", "p": "rate"}
 
 
-def check_arguments(cls: type, args: dict[str, Any], path: KeyPath, origins: Origins,
-                    layer: bool = False) -> list[Problem]:
-    """Names against the real signature; values against the types Keras documents plainly.
+def parse_arguments(cls: type, args: dict[str, Any], path: KeyPath, origins: Origins,
+                    layer: bool = False) -> tuple[dict[str, Any], list[Problem]]:
+    """The arguments as Keras expects them, and every problem: names against the real signature,
+    values against the types Keras documents plainly.
 
-    Values Keras documents loosely (an activation, an initializer) are left to
-    Keras, whose own error is reported at the same place when the model is built.
+    A number the user wrote is a number: YAML reads `1` as an int, and several Keras classes refuse
+    an int where they document a float, so `typed` gives Keras the float it documents. Values Keras
+    documents loosely (an activation, an initializer) are left to Keras, whose own error is reported
+    at the same place when the model is built.
     """
     known = keras_catalog.arguments(cls)
     name = cls.__name__
@@ -43,7 +50,18 @@ def check_arguments(cls: type, args: dict[str, Any], path: KeyPath, origins: Ori
         if arg.required and key not in args and key not in meant:
             problems.append(origins.problem(path, f"{name} needs '{key}'",
                                             f"{key}: {arg.description}" if arg.description else None))
-    return problems
+    return {key: typed(value, known.get(key)) for key, value in args.items()}, problems
+
+
+def typed(value: Any, arg: keras_catalog.Argument | None) -> Any:
+    """An int where Keras documents a float (`learning_rate: 1`, `momentum: 0`, `rate: 0`) becomes
+    that float; so do the ints of a list of numbers that holds a float (`values: [1, 0.5, 0.1]` of
+    PiecewiseConstantDecay, whose elements "should have the same type")."""
+    if type(value) is int and arg is not None and arg.wants_float:
+        return float(value)
+    if isinstance(value, list) and any(type(v) is float for v in value) and all(type(v) in (int, float) for v in value):
+        return [float(v) for v in value]
+    return value
 
 
 def describe_types(types: tuple[str, ...]) -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cnnctl import keras_catalog
-from cnnctl.config.arguments import check_arguments
+from cnnctl.config.arguments import parse_arguments
 from cnnctl.config.source import KeyPath, Origins
 from cnnctl.errors import Problem, did_you_mean
 
@@ -37,7 +37,8 @@ def parse_component(kind: str, raw: Any, path: KeyPath, origins: Origins) -> tup
     classes = keras_catalog.classes(kind)
     cls = keras_catalog.lookup_class(kind, name)
     if cls is not None:
-        return ComponentSpec(kind, name, args), check_arguments(cls, args, path + (name,) if args else path, origins)
+        args, problems = parse_arguments(cls, args, path + (name,) if args else path, origins)
+        return ComponentSpec(kind, name, args), problems
     if args:
         hint = did_you_mean(name, list(classes)) or f"arguments go with a class name: {', '.join(classes)}"
         return None, [origins.problem(path + (name,), f"unknown {keras_catalog.SINGULAR[kind]} class '{name}'", hint)]

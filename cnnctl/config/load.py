@@ -10,7 +10,7 @@ from typing import Any
 import pydantic
 
 from cnnctl import keras_catalog
-from cnnctl.config.arguments import check_arguments
+from cnnctl.config.arguments import parse_arguments
 from cnnctl.config.components import ComponentSpec, parse_component
 from cnnctl.config.data import check_data
 from cnnctl.config.layers import LayerSpec, parse_layers
@@ -102,12 +102,15 @@ def _validate(data: Any, origins: Origins, overrides: list[str] | tuple[str, ...
         metrics.append(metric)
     schedule, p = _parse_schedule(file.train, optimizer, origins)
     problems += p
-    if file.train.early_stopping is not None:
+    train = file.train
+    if train.early_stopping is not None:
         cls = keras_catalog.classes("callbacks")["EarlyStopping"]
-        problems += check_arguments(cls, file.train.early_stopping, ("train", "early_stopping"), origins)
+        stopping, p = parse_arguments(cls, train.early_stopping, ("train", "early_stopping"), origins)
+        problems += p
+        train = train.model_copy(update={"early_stopping": stopping})
     if problems:
         raise CnnctlError(problems)
-    return Config(file.name or stem, file.data, file.model, file.train, tuple(layers), loss, optimizer,
+    return Config(file.name or stem, file.data, file.model, train, tuple(layers), loss, optimizer,
                   tuple(metrics), schedule, origins.file, origins)
 
 
@@ -125,7 +128,8 @@ def _parse_schedule(train: TrainSection, optimizer: ComponentSpec | None,
     if name == PLATEAU:
         args = (raw.get(PLATEAU) or {}) if isinstance(raw, dict) else {}
         cls = keras_catalog.classes("callbacks")[PLATEAU]
-        return ComponentSpec("callbacks", PLATEAU, args), check_arguments(cls, args, path + (PLATEAU,), origins)
+        args, problems = parse_arguments(cls, args, path + (PLATEAU,), origins)
+        return ComponentSpec("callbacks", PLATEAU, args), problems
     schedule, problems = parse_component("schedules", raw, path, origins)
     if schedule is None:
         return None, problems
