@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from cnnctl import keras_catalog
+from cnnctl.config.domains import outside
 from cnnctl.config.source import KeyPath, Origins
 from cnnctl.errors import Problem, did_you_mean
 
@@ -21,7 +22,7 @@ RENAMED = {"lr": "learning_rate", "output_dim": "units", "nb_filter": "filters",
 def parse_arguments(cls: type, args: dict[str, Any], path: KeyPath, origins: Origins,
                     layer: bool = False) -> tuple[dict[str, Any], list[Problem]]:
     """The arguments as Keras expects them, and every problem: names against the real signature,
-    values against the types Keras documents plainly.
+    values against the types Keras documents plainly and the ranges in `cnnctl.config.domains`.
 
     A number the user wrote is a number: YAML reads `1` as an int, and several Keras classes refuse
     an int where they document a float, so `typed` gives Keras the float it documents. Values Keras
@@ -46,6 +47,9 @@ def parse_arguments(cls: type, args: dict[str, Any], path: KeyPath, origins: Ori
         elif known[key].types and not keras_catalog.value_matches(value, known[key].types):
             problems.append(origins.problem(path + (key,), f"expected {describe_types(known[key].types)}, "
                                                            f"got {value!r} ({yaml_type(value)})"))
+        elif (domain := outside(cls, key, value, args)) is not None:
+            problems.append(origins.problem(path + (key,), f"expected a number {domain}, got {value!r}",
+                                            domain.why or None))
     for key, arg in known.items():
         if arg.required and key not in args and key not in meant:
             problems.append(origins.problem(path, f"{name} needs '{key}'",

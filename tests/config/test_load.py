@@ -176,3 +176,28 @@ def test_override_into_an_aliased_block_changes_one_copy():
     assert str(where(("model", "layers", 0, 0, "Conv2D", "filters"), "x")).startswith("--set model.layers.0.0")
     assert str(where(("model", "layers", 1, 0, "Conv2D", "filters"), "x")).startswith("<string>:2: ")
     assert str(where(("model", "layers", 0, 0, "Conv2D", "kernel_size"), "x")).startswith("<string>:2: ")
+
+
+def test_values_outside_their_documented_range_are_all_reported():
+    found = problems(LECTURE_YAML + """\
+train:
+  optimizer: {Adam: {learning_rate: .inf, beta_1: 1, beta_2: -0.5, epsilon: 0, clipnorm: 0, weight_decay: -1}}
+  lr_schedule: {ReduceLROnPlateau: {factor: 1.5, min_lr: -1}}
+""")
+    assert [f.split(": ")[1] for f in found] == [f"train.optimizer.Adam.{key}" for key in (
+        "learning_rate", "beta_1", "beta_2", "epsilon", "clipnorm", "weight_decay")] + [
+        "train.lr_schedule.ReduceLROnPlateau.factor", "train.lr_schedule.ReduceLROnPlateau.min_lr"]
+    assert all(f.startswith("<string>:") for f in found)
+    assert "expected a number > 0, got inf" in found[0] and "in [0, 1), got 1" in found[1]
+
+
+def test_schedule_ranges_and_a_warmup_from_zero():
+    [decay_steps] = problems(LECTURE_YAML + "train: {optimizer: sgd, lr_schedule: "
+                             "{CosineDecay: {initial_learning_rate: 0.1, decay_steps: 0}}}\n")
+    assert "CosineDecay.decay_steps: expected a number > 0, got 0" in decay_steps
+    [zero] = problems(LECTURE_YAML + "train: {optimizer: sgd, lr_schedule: "
+                      "{CosineDecay: {initial_learning_rate: 0, decay_steps: 10}}}\n")
+    assert "CosineDecay.initial_learning_rate: expected a number > 0, got 0" in zero
+    warmup = parse_config(LECTURE_YAML + "train: {optimizer: sgd, lr_schedule: {CosineDecay: "
+                          "{initial_learning_rate: 0, decay_steps: 10, warmup_target: 0.1, warmup_steps: 5}}}\n")
+    assert warmup.lr_schedule.args["initial_learning_rate"] == 0.0
