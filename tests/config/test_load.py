@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import time
+
 import pytest
 
 from cnnctl.config import load_config, parse_config
 from cnnctl.errors import CnnctlError
-from tests.conftest import LECTURE_YAML
+from tests.conftest import LECTURE_YAML, cli
 
 
 def problems(text: str, overrides=()) -> list[str]:
@@ -201,3 +204,33 @@ def test_schedule_ranges_and_a_warmup_from_zero():
     warmup = parse_config(LECTURE_YAML + "train: {optimizer: sgd, lr_schedule: {CosineDecay: "
                           "{initial_learning_rate: 0, decay_steps: 10, warmup_target: 0.1, warmup_steps: 5}}}\n")
     assert warmup.lr_schedule.args["initial_learning_rate"] == 0.0
+
+
+def _deep(n: int) -> str:
+    return "model:\n  input_shape: [28, 28, 1]\n  layers: " + "[" * n + "Flatten" + "]" * n + "\n"
+
+
+def _alias_chain(n: int) -> str:
+    chain = ["x-0: &a0 [Flatten]"] + [f"x-{i}: &a{i} [*a{i - 1}]" for i in range(1, n)]
+    return "\n".join(chain) + f"\nmodel: {{input_shape: [4], layers: [*a{n - 1}, {{Dense: {{units: 2}}}}]}}\n"
+
+
+@pytest.mark.parametrize("text, expected", [
+    (_deep(5000), ":3: nested more than 100 levels deep"),
+    (_alias_chain(300), ":101: nested more than 100 levels deep through aliases"),
+    ("x-a: &a [Flatten, *a]\nmodel: {input_shape: [4], layers: [Flatten]}\n", ":1: alias *a is inside its own anchor"),
+    ("x-a: &a {b: {c: *a}}\nmodel: {input_shape: [4], layers: [Flatten]}\n", ":1: alias *a is inside its own anchor"),
+    ("model:\n  input_shape: [28, 28, 1]\n  layers:\n" + "    - Flatten\n" * 1_500_000,
+     ": file is 20.0 MiB; a config is at most 1 MiB"),
+], ids=["deep", "alias-chain", "self-alias", "self-alias-mapping", "20MiB"])
+def test_pathological_yaml_is_one_line_at_once(tmp_path, text, expected):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    started = time.perf_counter()
+    result = cli("validate", path)
+    assert time.perf_counter() - started < 5
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    [line] = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert line.startswith(f"error: {path}{expected}"), line
+    with pytest.raises(CnnctlError, match=re.escape(expected.split(": ", 1)[1])):
+        parse_config(text)
