@@ -272,6 +272,17 @@ def lookup_class(kind: str, name: str) -> type | None:
     return None
 
 
+def default_name(cls: type) -> str:
+    """The name Keras gives an instance of `cls` that was given none (`MeanIoU` -> `mean_io_u`).
+
+    Keras' own rule, `naming.to_snake_case` (not exported under `keras.`), so names agree with the logs.
+    """
+    keras()
+    from keras.src.utils.naming import to_snake_case
+
+    return to_snake_case(cls.__name__)
+
+
 def known_by_keras(kind: str, name: str) -> bool:
     """Does Keras' own `get` accept this string (`mse`, `acc`, `categorical_crossentropy`)?"""
     module, _ = _namespace(kind)

@@ -234,3 +234,23 @@ def test_pathological_yaml_is_one_line_at_once(tmp_path, text, expected):
     assert line.startswith(f"error: {path}{expected}"), line
     with pytest.raises(CnnctlError, match=re.escape(expected.split(": ", 1)[1])):
         parse_config(text)
+
+
+def test_monitors_name_what_the_run_logs():
+    found = problems(LECTURE_YAML + """\
+train:
+  monitor: val_acc
+  early_stopping: {monitor: accurcy, patience: 2}
+  lr_schedule: {ReduceLROnPlateau: {monitor: los}}
+""")
+    assert found == [
+        "<string>:13: train.monitor: the run logs no metric named 'val_acc' (did you mean 'val_accuracy'?)",
+        "<string>:14: train.early_stopping.monitor: the run logs no metric named 'accurcy' "
+        "(did you mean 'accuracy' or 'val_accuracy'?)",
+        "<string>:15: train.lr_schedule.ReduceLROnPlateau.monitor: the run logs no metric named 'los' "
+        "(did you mean 'loss'?)"]
+    [no_validation] = problems(LECTURE_YAML, ["train.validation=null", "train.monitor=val_loss"])
+    assert "no metric named 'val_loss' (train.validation is null, so nothing is validated: set it, or monitor " \
+           "'loss')" in no_validation
+    config = parse_config(LECTURE_YAML + "train: {metrics: [accuracy, {Precision: {}}], monitor: val_precision}\n")
+    assert config.logged_metrics() == ["loss", "accuracy", "precision", "val_loss", "val_accuracy", "val_precision"]
