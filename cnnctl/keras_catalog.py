@@ -283,6 +283,28 @@ def default_name(cls: type) -> str:
     return to_snake_case(cls.__name__)
 
 
+def loss_from_logits(name: str, args: dict[str, Any]) -> bool | None:
+    """Does a loss read raw scores (`from_logits` true) or probabilities (false)? As its class or
+    function declares it, with the config's arguments; None for a loss without `from_logits` (`mse`)."""
+    cls = lookup_class("losses", name)
+    if cls is not None:
+        arg = arguments(cls).get("from_logits")
+        return None if arg is None else bool(args.get("from_logits", arg.default))
+    function = keras().losses.get(name)
+    param = inspect.signature(function).parameters.get("from_logits") if callable(function) else None
+    return None if param is None else bool(param.default)
+
+
+def loss_class(name: str) -> str:
+    """The class of a loss named as a function (`categorical_crossentropy` -> `CategoricalCrossentropy`):
+    the one whose instances Keras names so by default."""
+    for class_name, cls in classes("losses").items():
+        arg = arguments(cls).get("name")
+        if class_name == name or (arg is not None and arg.default == name):
+            return class_name
+    return name
+
+
 def known_by_keras(kind: str, name: str) -> bool:
     """Does Keras' own `get` accept this string (`mse`, `acc`, `categorical_crossentropy`)?"""
     module, _ = _namespace(kind)
