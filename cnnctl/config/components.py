@@ -51,9 +51,9 @@ def parse_component(kind: str, raw: Any, path: KeyPath, origins: Origins) -> tup
 
 def logged_metrics(metrics: tuple[ComponentSpec, ...] | list[ComponentSpec], validation: bool) -> list[str]:
     """The names `fit` logs each epoch, as Keras' `compile` names them: `loss`, then each metric by
-    the string it was given (`acc` stays `acc`) or its object's name (`{Precision: {}}` is
-    `precision`), a repeated name with `_1`, `_2`, ...; then all of them again with `val_` when
-    the run validates."""
+    the string it was given (`accuracy`) or its object's name (`{Precision: {}}` is `precision`,
+    `{MeanIoU: ...}` `mean_io_u`), a repeated name with `_1`, `_2`, ...; then all of them again with
+    `val_` when the run validates."""
     names, seen = ["loss"], {}
     for metric in metrics:
         name = _metric_name(metric)
