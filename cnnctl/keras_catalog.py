@@ -142,6 +142,11 @@ class Argument:
     types: tuple[str, ...] | None  # JSON types the value may have; None: not known, Keras will check
     description: str
 
+    @property
+    def wants_float(self) -> bool:
+        """Keras documents a float here (`A float`, `Float between 0 and 1`), or defaults to one."""
+        return bool(self.types and "number" in self.types) or isinstance(self.default, float)
+
 
 @functools.cache
 def arguments(cls: type) -> dict[str, Argument]:
@@ -265,6 +270,39 @@ def lookup_class(kind: str, name: str) -> type | None:
     if kind == "optimizers":
         return {k.lower(): c for k, c in classes_.items()}.get(name.lower())
     return None
+
+
+def default_name(cls: type) -> str:
+    """The name Keras gives an instance of `cls` that was given none (`MeanIoU` -> `mean_io_u`).
+
+    Keras' own rule, `naming.to_snake_case` (not exported under `keras.`), so names agree with the logs.
+    """
+    keras()
+    from keras.src.utils.naming import to_snake_case
+
+    return to_snake_case(cls.__name__)
+
+
+def loss_from_logits(name: str, args: dict[str, Any]) -> bool | None:
+    """Does a loss read raw scores (`from_logits` true) or probabilities (false)? As its class or
+    function declares it, with the config's arguments; None for a loss without `from_logits` (`mse`)."""
+    cls = lookup_class("losses", name)
+    if cls is not None:
+        arg = arguments(cls).get("from_logits")
+        return None if arg is None else bool(args.get("from_logits", arg.default))
+    function = keras().losses.get(name)
+    param = inspect.signature(function).parameters.get("from_logits") if callable(function) else None
+    return None if param is None else bool(param.default)
+
+
+def loss_class(name: str) -> str:
+    """The class of a loss named as a function (`categorical_crossentropy` -> `CategoricalCrossentropy`):
+    the one whose instances Keras names so by default."""
+    for class_name, cls in classes("losses").items():
+        arg = arguments(cls).get("name")
+        if class_name == name or (arg is not None and arg.default == name):
+            return class_name
+    return name
 
 
 def known_by_keras(kind: str, name: str) -> bool:

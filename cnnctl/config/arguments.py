@@ -1,10 +1,15 @@
-"""Check the arguments a config gives a Keras class against the class itself."""
+"""Check the arguments a config gives a Keras class against the class itself, and type them as Keras expects.
+
+The one place every argument a config passes to Keras goes through: layers,
+losses, optimizers, metrics, schedules and callbacks.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from cnnctl import keras_catalog
+from cnnctl.config.domains import outside
 from cnnctl.config.source import KeyPath, Origins
 from cnnctl.errors import Problem, did_you_mean
 
@@ -14,12 +19,15 @@ RENAMED = {"lr": "learning_rate", "output_dim": "units", "nb_filter": "filters",
            "subsample": "strides", "init": "kernel_initializer", "dim_ordering": "data_format", "p": "rate"}
 
 
-def check_arguments(cls: type, args: dict[str, Any], path: KeyPath, origins: Origins,
-                    layer: bool = False) -> list[Problem]:
-    """Names against the real signature; values against the types Keras documents plainly.
+def parse_arguments(cls: type, args: dict[str, Any], path: KeyPath, origins: Origins,
+                    layer: bool = False) -> tuple[dict[str, Any], list[Problem]]:
+    """The arguments as Keras expects them, and every problem: names against the real signature,
+    values against the types Keras documents plainly and the ranges in `cnnctl.config.domains`.
 
-    Values Keras documents loosely (an activation, an initializer) are left to
-    Keras, whose own error is reported at the same place when the model is built.
+    A number the user wrote is a number: YAML reads `1` as an int, and several Keras classes refuse
+    an int where they document a float, so `typed` gives Keras the float it documents. Values Keras
+    documents loosely (an activation, an initializer) are left to Keras, whose own error is reported
+    at the same place when the model is built.
     """
     known = keras_catalog.arguments(cls)
     name = cls.__name__
@@ -39,11 +47,25 @@ def check_arguments(cls: type, args: dict[str, Any], path: KeyPath, origins: Ori
         elif known[key].types and not keras_catalog.value_matches(value, known[key].types):
             problems.append(origins.problem(path + (key,), f"expected {describe_types(known[key].types)}, "
                                                            f"got {value!r} ({yaml_type(value)})"))
+        elif (domain := outside(cls, key, value, args)) is not None:
+            problems.append(origins.problem(path + (key,), f"expected a number {domain}, got {value!r}",
+                                            domain.why or None))
     for key, arg in known.items():
         if arg.required and key not in args and key not in meant:
             problems.append(origins.problem(path, f"{name} needs '{key}'",
                                             f"{key}: {arg.description}" if arg.description else None))
-    return problems
+    return {key: typed(value, known.get(key)) for key, value in args.items()}, problems
+
+
+def typed(value: Any, arg: keras_catalog.Argument | None) -> Any:
+    """An int where Keras documents a float (`learning_rate: 1`, `momentum: 0`, `rate: 0`) becomes
+    that float; so do the ints of a list of numbers that holds a float (`values: [1, 0.5, 0.1]` of
+    PiecewiseConstantDecay, whose elements "should have the same type")."""
+    if type(value) is int and arg is not None and arg.wants_float:
+        return float(value)
+    if isinstance(value, list) and any(type(v) is float for v in value) and all(type(v) in (int, float) for v in value):
+        return [float(v) for v in value]
+    return value
 
 
 def describe_types(types: tuple[str, ...]) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from cnnctl import keras_catalog
-from cnnctl.config.arguments import check_arguments
+from cnnctl.config.arguments import parse_arguments
 from cnnctl.config.source import KeyPath, Origins
 from cnnctl.config.spec import DataSection
 from cnnctl.errors import Problem, did_you_mean
@@ -83,4 +83,4 @@ def _check_augmentation(path: KeyPath, name: str, args: Any, origins: Origins) -
         if key in args:
             problems.append(origins.problem(path + (name, key), f"{key} is not set here", why))
     rest = {k: v for k, v in args.items() if k not in NOT_FROM_CONFIG}
-    return problems + check_arguments(known[name], rest, path + (name,), origins)
+    return problems + parse_arguments(known[name], rest, path + (name,), origins)[1]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cnnctl import keras_catalog
-from cnnctl.config.arguments import check_arguments
+from cnnctl.config.arguments import parse_arguments
 from cnnctl.config.source import KeyPath, Origins
 from cnnctl.errors import Problem, did_you_mean
 
@@ -95,7 +95,8 @@ def _parse_entry(entry: Any, path: KeyPath, origins: Origins, problems: list[Pro
     counters[type_name] = count + 1
     if name is None:
         name = _snake(classes[type_name].__name__) + (f"_{count}" if count else "")
-    problems.extend(check_arguments(classes[type_name], args, apath, origins, layer=True))
+    args, arg_problems = parse_arguments(classes[type_name], args, apath, origins, layer=True)
+    problems.extend(arg_problems)
     return LayerSpec(type_name, name, args, tuple(inputs) if inputs is not None else None, path)
 
 

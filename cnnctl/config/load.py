@@ -10,8 +10,8 @@ from typing import Any
 import pydantic
 
 from cnnctl import keras_catalog
-from cnnctl.config.arguments import check_arguments
-from cnnctl.config.components import ComponentSpec, parse_component
+from cnnctl.config.arguments import parse_arguments
+from cnnctl.config.components import ComponentSpec, logged_metrics, parse_component
 from cnnctl.config.data import check_data
 from cnnctl.config.layers import LayerSpec, parse_layers
 from cnnctl.config.overrides import apply_overrides
@@ -57,6 +57,10 @@ class Config:
         if self.train.monitor:
             return self.train.monitor
         return "val_loss" if self.train.validation is not None else "loss"
+
+    def logged_metrics(self) -> list[str]:
+        """What `fit` logs each epoch, by the names Keras gives them: what a monitor may name."""
+        return logged_metrics(self.metrics, self.train.validation is not None)
 
     def error(self, path: tuple, message: str, hint: str | None = None) -> CnnctlError:
         """An error pointing at `path` in the file (or at the `--set` that changed it)."""
@@ -104,12 +108,17 @@ def _validate(data: Any, origins: Origins, overrides: list[str] | tuple[str, ...
     problems += p
     if schedule is not None and schedule.kind == "schedules" and "on_divergence" not in file.train.model_fields_set:
         file.train.on_divergence = "stop"  # cnnctl cannot halve a rate that a schedule computes
-    if file.train.early_stopping is not None:
+    if None not in metrics:  # with a metric unknown, what the run logs is unknown too
+        problems += _check_monitors(file.train, metrics, schedule, origins)
+    train = file.train
+    if train.early_stopping is not None:
         cls = keras_catalog.classes("callbacks")["EarlyStopping"]
-        problems += check_arguments(cls, file.train.early_stopping, ("train", "early_stopping"), origins)
+        stopping, p = parse_arguments(cls, train.early_stopping, ("train", "early_stopping"), origins)
+        problems += p
+        train = train.model_copy(update={"early_stopping": stopping})
     if problems:
         raise CnnctlError(problems)
-    return Config(file.name or stem, file.data, file.model, file.train, tuple(layers), loss, optimizer,
+    return Config(file.name or stem, file.data, file.model, train, tuple(layers), loss, optimizer,
                   tuple(metrics), schedule, origins.file, origins)
 
 
@@ -127,7 +136,8 @@ def _parse_schedule(train: TrainSection, optimizer: ComponentSpec | None,
     if name == PLATEAU:
         args = (raw.get(PLATEAU) or {}) if isinstance(raw, dict) else {}
         cls = keras_catalog.classes("callbacks")[PLATEAU]
-        return ComponentSpec("callbacks", PLATEAU, args), check_arguments(cls, args, path + (PLATEAU,), origins)
+        args, problems = parse_arguments(cls, args, path + (PLATEAU,), origins)
+        return ComponentSpec("callbacks", PLATEAU, args), problems
     schedule, problems = parse_component("schedules", raw, path, origins)
     if schedule is None:
         return None, problems
@@ -139,6 +149,27 @@ def _parse_schedule(train: TrainSection, optimizer: ComponentSpec | None,
                                         "the learning rate comes from train.lr_schedule",
                                         "remove it here and set the schedule's initial_learning_rate"))
     return schedule, problems
+
+
+def _check_monitors(train: TrainSection, metrics: list[ComponentSpec], schedule: ComponentSpec | None,
+                    origins: Origins) -> list[Problem]:
+    """Every monitor names something the run logs: a misspelt one never saves best.keras, never stops early."""
+    monitors = [(("train", "monitor"), train.monitor)]
+    if isinstance(train.early_stopping, dict):
+        monitors.append((("train", "early_stopping", "monitor"), train.early_stopping.get("monitor")))
+    if schedule is not None and schedule.name == PLATEAU:
+        monitors.append((("train", "lr_schedule", PLATEAU, "monitor"), schedule.args.get("monitor")))
+    logged = logged_metrics(metrics, train.validation is not None)
+    problems = []
+    for path, monitor in monitors:
+        if monitor is None or monitor in logged:
+            continue
+        if isinstance(monitor, str) and monitor.startswith("val_") and monitor[4:] in logged:
+            hint = f"train.validation is null, so nothing is validated: set it, or monitor '{monitor[4:]}'"
+        else:
+            hint = (isinstance(monitor, str) and did_you_mean(monitor, logged)) or f"it logs {', '.join(logged)}"
+        problems.append(origins.problem(path, f"the run logs no metric named {monitor!r}", hint))
+    return problems
 
 
 def _check_shape(model: ModelSection, origins: Origins) -> list[Problem]:

@@ -2,6 +2,11 @@
 
 Values are typed as YAML scalars (`3` is an int, `0.1` a float, `true` a bool,
 `[1, 2]` a list), exactly as if they had been written in the file.
+
+An override changes one place. YAML aliases make several places share one
+container (a block under an anchor, repeated with `*block`), so every
+container on the key path is copied before it is descended into: the node
+written is this path's own, and the other copies keep the anchor's values.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ def _apply_one(data: Any, text: str, origins: Origins) -> Any:
         raise CnnctlError(Problem(f"value is not valid YAML: {exc}", where)) from None
     parts = key.strip().split(".")
     path: KeyPath = ()
+    data = _copy(data)
     node = data
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
@@ -55,5 +61,11 @@ def _apply_one(data: Any, text: str, origins: Origins) -> Any:
             node[step] = value
             origins.overrides[path] = where
         else:
+            node[step] = _copy(node[step])
             node = node[step]
     return data
+
+
+def _copy(node: Any) -> Any:
+    """A shallow copy of a container, so writing into it leaves an aliased original alone."""
+    return dict(node) if isinstance(node, dict) else list(node) if isinstance(node, list) else node

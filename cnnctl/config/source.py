@@ -19,6 +19,11 @@ KeyPath = tuple[str | int, ...]
 # An alias-heavy document can expand exponentially ("billion laughs");
 # past this many values it is refused rather than walked.
 MAX_VALUES = 100_000
+# A config is a few hundred lines: a bigger file is the wrong file (a dataset?), refused before it is read.
+MAX_BYTES = 2**20
+# A config nests a handful of levels (model.layers, a block, a layer, its arguments, a list);
+# the readers that walk it recurse, so deeper documents are refused while they are composed.
+MAX_DEPTH = 100
 
 
 def dotted(path: KeyPath) -> str:
@@ -52,6 +57,9 @@ def read_yaml(path: str | Path) -> tuple[Any, Origins]:
     """Parse a YAML file safely; return its data and the line of every key path."""
     name = str(path)
     try:
+        size = Path(path).stat().st_size
+        if size > MAX_BYTES:
+            raise CnnctlError(_too_big(size, name))
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise CnnctlError(Problem("no such file", name, hint="check the path")) from None
@@ -62,13 +70,17 @@ def read_yaml(path: str | Path) -> tuple[Any, Origins]:
 
 def parse_yaml(text: str, name: str = "<string>") -> tuple[Any, Origins]:
     """Parse YAML text with `SafeLoader`, keeping marks for error messages."""
-    loader = yaml.SafeLoader(text)
+    if len(text) > MAX_BYTES:
+        raise CnnctlError(_too_big(len(text.encode("utf-8")), name))
+    loader = _Loader(text)
     problems: list[Problem] = []
     try:
         node = loader.get_single_node()
         if node is not None:
             _find_duplicate_keys(node, name, problems, set())
         data = loader.construct_document(node) if node is not None and not problems else None
+    except _Refused as exc:
+        raise CnnctlError(Problem(exc.message, name, exc.mark.line + 1, hint=exc.hint)) from None
     except yaml.constructor.ConstructorError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         raise CnnctlError(Problem(f"YAML tag not allowed: {exc.problem}", name, line,
@@ -91,6 +103,54 @@ def parse_yaml(text: str, name: str = "<string>") -> tuple[Any, Origins]:
         if problems:
             raise CnnctlError(problems)
     return data, origins
+
+
+def _too_big(size: int, name: str) -> Problem:
+    return Problem(f"file is {size / 2**20:.1f} MiB; a config is at most {MAX_BYTES // 2**20} MiB", name,
+                   hint="is this the config? data goes in files named by data.path")
+
+
+class _Refused(Exception):
+    def __init__(self, message: str, mark: yaml.Mark, hint: str):
+        super().__init__(message)
+        self.message, self.mark, self.hint = message, mark, hint
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing documents that every recursive reader would choke on.
+
+    PyYAML composes nodes recursively, and so do the checks below and the
+    validation after them: a document nested more than `MAX_DEPTH` levels,
+    whether written so or built up through aliases, is refused with its line
+    while it is composed, and so is an alias inside its own anchor (`&a [*a]`),
+    a value that would contain itself.
+    """
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self._open: list[str | None] = []  # anchors of the nodes being composed, outermost first
+        self._depth: dict[int, int] = {}  # levels under each composed collection node, by id
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) and event.anchor in self._open:
+            raise _Refused(f"alias *{event.anchor} is inside its own anchor &{event.anchor}: the value would "
+                           "contain itself", event.start_mark, "alias a block defined elsewhere, not its own parent")
+        if len(self._open) >= MAX_DEPTH:
+            raise _Refused(f"nested more than {MAX_DEPTH} levels deep", event.start_mark,
+                           "a config needs a handful of levels, not hundreds")
+        self._open.append(getattr(event, "anchor", None))
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._open.pop()
+        if isinstance(node, (yaml.SequenceNode, yaml.MappingNode)) and id(node) not in self._depth:
+            children = node.value if isinstance(node, yaml.SequenceNode) else [n for pair in node.value for n in pair]
+            self._depth[id(node)] = 1 + max((self._depth.get(id(c), 0) for c in children), default=0)
+            if self._depth[id(node)] > MAX_DEPTH:
+                raise _Refused(f"nested more than {MAX_DEPTH} levels deep through aliases", node.start_mark,
+                               "an alias inside an alias inside ...: flatten the chain")
+        return node
 
 
 def _record(node: yaml.Node, path: KeyPath, origins: Origins, problems: list[Problem], count: list[int]) -> None:

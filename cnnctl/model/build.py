@@ -115,3 +115,59 @@ def check_output(config: Config, model: Any) -> None:
     if shape[0] == 1 and "categorical" in config.loss.name.lower():
         raise config.error(where, f"{config.loss.name} needs one output per class, but the last layer has 1 unit",
                            "use one unit per class with softmax, or binary_crossentropy with one sigmoid unit")
+    _check_loss_reads_the_output(config, model)
+
+
+PROBABILITIES = ("softmax", "sigmoid")  # what a cross-entropy without from_logits expects
+RAW_SCORES = ("linear",)                # what it expects with from_logits: true
+# Layer families that pass values on without changing what they are: looked through to the activation.
+LOOK_THROUGH = ("regularization", "reshaping")
+
+
+def _check_loss_reads_the_output(config: Config, model: Any) -> None:
+    """A cross-entropy fed raw scores where it expects probabilities (or probabilities with
+    `from_logits: true`) trains at chance and says nothing; the loss declares which it reads."""
+    from_logits = keras_catalog.loss_from_logits(config.loss.name, config.loss.args)
+    found = _output_activation(config, model)
+    if from_logits is None or found is None:
+        return
+    spec, activation = found
+    which = "the last layer" if spec is config.layers[-1] else "the last layer with an activation"
+    where, loss = spec.path + (spec.type,), config.loss.name
+    if not from_logits and activation in RAW_SCORES:
+        wanted = "sigmoid" if "binary" in loss.lower() else "softmax"
+        raise config.error(where, f"{which} ({spec.name}) outputs raw scores (activation {activation}) but {loss} "
+                                  f"expects probabilities",
+                           f"add `activation: {wanted}` to {spec.name}, or use "
+                           f"`{{{keras_catalog.loss_class(loss)}: {{from_logits: true}}}}`")
+    if from_logits and activation in PROBABILITIES:
+        raise config.error(where, f"{which} ({spec.name}) outputs probabilities (activation {activation}) but {loss} "
+                                  f"with from_logits: true expects raw scores",
+                           f"remove `from_logits: true`, or the {activation} activation of {spec.name}")
+
+
+def _output_activation(config: Config, model: Any) -> tuple[LayerSpec, str] | None:
+    """The layer whose activation makes the model's output, and the activation's name.
+
+    Dropout, Flatten and their families are looked through; any other layer without an
+    activation (pooling, normalization, a merge) leaves it unknown: None.
+    """
+    keras = keras_catalog.keras()
+    index = len(config.layers) - 1
+    while index >= 0:
+        spec = config.layers[index]
+        layer = model.get_layer(spec.name)
+        if isinstance(layer, keras.layers.Softmax):
+            return spec, "softmax"
+        if callable(getattr(layer, "activation", None)):
+            name = keras.activations.serialize(layer.activation)
+            return (spec, name) if isinstance(name, str) else None
+        if not any(f".layers.{family}." in type(layer).__module__ for family in LOOK_THROUGH):
+            return None
+        if spec.inputs is None:
+            index -= 1
+        elif len(spec.inputs) == 1 and spec.inputs[0] != INPUT:
+            index = next(i for i, s in enumerate(config.layers) if s.name == spec.inputs[0])
+        else:
+            return None
+    return None

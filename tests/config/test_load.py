@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import time
+
 import pytest
 
 from cnnctl.config import load_config, parse_config
 from cnnctl.errors import CnnctlError
-from tests.conftest import LECTURE_YAML
+from tests.conftest import LECTURE_YAML, cli
 
 
 def problems(text: str, overrides=()) -> list[str]:
@@ -156,3 +159,98 @@ def test_alias_bomb_is_refused_quickly():
 def test_channels_first_needs_three_dims():
     [message] = problems("model: {data_format: channels_first, input_shape: [28, 28], layers: [Flatten]}")
     assert "channels_first needs [channels, height, width]" in message
+
+
+BLOCKS_YAML = """\
+x-block: &block
+  - Conv2D: {filters: 32, kernel_size: 3, padding: same}
+  - BatchNormalization
+  - ReLU
+model:
+  input_shape: [32, 32, 3]
+  layers: [*block, *block, MaxPooling2D, Flatten, {Dense: {units: 10, activation: softmax}}]
+"""
+
+
+def test_override_into_an_aliased_block_changes_one_copy():
+    config = parse_config(BLOCKS_YAML, ["model.layers.0.0.Conv2D.filters=8"])
+    assert [s.args["filters"] for s in config.layers if s.type == "Conv2D"] == [8, 32]
+    where = config.origins.problem
+    assert str(where(("model", "layers", 0, 0, "Conv2D", "filters"), "x")).startswith("--set model.layers.0.0")
+    assert str(where(("model", "layers", 1, 0, "Conv2D", "filters"), "x")).startswith("<string>:2: ")
+    assert str(where(("model", "layers", 0, 0, "Conv2D", "kernel_size"), "x")).startswith("<string>:2: ")
+
+
+def test_values_outside_their_documented_range_are_all_reported():
+    found = problems(LECTURE_YAML + """\
+train:
+  optimizer: {Adam: {learning_rate: .inf, beta_1: 1, beta_2: -0.5, epsilon: 0, clipnorm: 0, weight_decay: -1}}
+  lr_schedule: {ReduceLROnPlateau: {factor: 1.5, min_lr: -1}}
+""")
+    assert [f.split(": ")[1] for f in found] == [f"train.optimizer.Adam.{key}" for key in (
+        "learning_rate", "beta_1", "beta_2", "epsilon", "clipnorm", "weight_decay")] + [
+        "train.lr_schedule.ReduceLROnPlateau.factor", "train.lr_schedule.ReduceLROnPlateau.min_lr"]
+    assert all(f.startswith("<string>:") for f in found)
+    assert "expected a number > 0, got inf" in found[0] and "in [0, 1), got 1" in found[1]
+
+
+def test_schedule_ranges_and_a_warmup_from_zero():
+    [decay_steps] = problems(LECTURE_YAML + "train: {optimizer: sgd, lr_schedule: "
+                             "{CosineDecay: {initial_learning_rate: 0.1, decay_steps: 0}}}\n")
+    assert "CosineDecay.decay_steps: expected a number > 0, got 0" in decay_steps
+    [zero] = problems(LECTURE_YAML + "train: {optimizer: sgd, lr_schedule: "
+                      "{CosineDecay: {initial_learning_rate: 0, decay_steps: 10}}}\n")
+    assert "CosineDecay.initial_learning_rate: expected a number > 0, got 0" in zero
+    warmup = parse_config(LECTURE_YAML + "train: {optimizer: sgd, lr_schedule: {CosineDecay: "
+                          "{initial_learning_rate: 0, decay_steps: 10, warmup_target: 0.1, warmup_steps: 5}}}\n")
+    assert warmup.lr_schedule.args["initial_learning_rate"] == 0.0
+
+
+def _deep(n: int) -> str:
+    return "model:\n  input_shape: [28, 28, 1]\n  layers: " + "[" * n + "Flatten" + "]" * n + "\n"
+
+
+def _alias_chain(n: int) -> str:
+    chain = ["x-0: &a0 [Flatten]"] + [f"x-{i}: &a{i} [*a{i - 1}]" for i in range(1, n)]
+    return "\n".join(chain) + f"\nmodel: {{input_shape: [4], layers: [*a{n - 1}, {{Dense: {{units: 2}}}}]}}\n"
+
+
+@pytest.mark.parametrize("text, expected", [
+    (_deep(5000), ":3: nested more than 100 levels deep"),
+    (_alias_chain(300), ":101: nested more than 100 levels deep through aliases"),
+    ("x-a: &a [Flatten, *a]\nmodel: {input_shape: [4], layers: [Flatten]}\n", ":1: alias *a is inside its own anchor"),
+    ("x-a: &a {b: {c: *a}}\nmodel: {input_shape: [4], layers: [Flatten]}\n", ":1: alias *a is inside its own anchor"),
+    ("model:\n  input_shape: [28, 28, 1]\n  layers:\n" + "    - Flatten\n" * 1_500_000,
+     ": file is 20.0 MiB; a config is at most 1 MiB"),
+], ids=["deep", "alias-chain", "self-alias", "self-alias-mapping", "20MiB"])
+def test_pathological_yaml_is_one_line_at_once(tmp_path, text, expected):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    started = time.perf_counter()
+    result = cli("validate", path)
+    assert time.perf_counter() - started < 5
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    [line] = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert line.startswith(f"error: {path}{expected}"), line
+    with pytest.raises(CnnctlError, match=re.escape(expected.split(": ", 1)[1])):
+        parse_config(text)
+
+
+def test_monitors_name_what_the_run_logs():
+    found = problems(LECTURE_YAML + """\
+train:
+  monitor: val_acc
+  early_stopping: {monitor: accurcy, patience: 2}
+  lr_schedule: {ReduceLROnPlateau: {monitor: los}}
+""")
+    assert found == [
+        "<string>:13: train.monitor: the run logs no metric named 'val_acc' (did you mean 'val_accuracy'?)",
+        "<string>:14: train.early_stopping.monitor: the run logs no metric named 'accurcy' "
+        "(did you mean 'accuracy' or 'val_accuracy'?)",
+        "<string>:15: train.lr_schedule.ReduceLROnPlateau.monitor: the run logs no metric named 'los' "
+        "(did you mean 'loss'?)"]
+    [no_validation] = problems(LECTURE_YAML, ["train.validation=null", "train.monitor=val_loss"])
+    assert "no metric named 'val_loss' (train.validation is null, so nothing is validated: set it, or monitor " \
+           "'loss')" in no_validation
+    config = parse_config(LECTURE_YAML + "train: {metrics: [accuracy, {Precision: {}}], monitor: val_precision}\n")
+    assert config.logged_metrics() == ["loss", "accuracy", "precision", "val_loss", "val_accuracy", "val_precision"]
