@@ -35,17 +35,33 @@ class EpochLog(Base):
         self.sink(row)
 
 
+def maximized(model: Any, monitor: str) -> bool:
+    """Whether a higher `monitor` is better, asked of the metric itself as Keras' own callbacks do.
+
+    Keras' metrics carry a direction (`_direction`, "up" or "down"); `MonitorCallback._set_monitor_op`
+    reads it the same way. Losses, and metrics without one, are minimised.
+    """
+    name = monitor.removeprefix("val_")
+    for holder in model.metrics:
+        for metric in getattr(holder, "metrics", [holder]):  # compiled metrics come wrapped in a list
+            if metric.name == name:
+                return getattr(metric, "_direction", "down") == "up"
+    return False
+
+
 class BestCheckpoint(Base):
     """Saves the model whenever `monitor` improves; the file is replaced atomically."""
 
     def __init__(self, monitor: str, save: Callable[[Any], None]):
         super().__init__()
         self.monitor, self.save = monitor, save
-        self.maximize = any(word in monitor for word in ("acc", "auc", "precision", "recall", "f1", "iou"))
+        self.maximize: bool | None = None  # known once the metrics are built, after the first step
         self.best: float | None = None
         self.best_epoch: int | None = None
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
+        if self.maximize is None:
+            self.maximize = maximized(self.model, self.monitor)
         value = (logs or {}).get(self.monitor)
         if value is None or not math.isfinite(float(value)):
             return
