@@ -41,6 +41,7 @@ def test_taken_names_get_a_suffix(tmp_path):
     assert names == ["run", "run-2", "run-3"]
 
 
+@pytest.mark.slow
 def test_two_trainings_started_together_get_distinct_folders(tmp_path):
     command = [sys.executable, "-m", "cnnctl", "train", str(SMOKE), "--runs-dir", str(tmp_path), "--quiet",
                "--set", "train.epochs=1"]

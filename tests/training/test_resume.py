@@ -21,6 +21,8 @@ import pytest
 
 from tests.conftest import cli
 
+pytestmark = pytest.mark.slow  # every test here trains, most in a second process
+
 CONFIG = """\
 name: cut
 data:

@@ -75,6 +75,7 @@ def test_evaluate_reproduces_the_test_metrics(smoke_run):
     assert json.loads(result.stdout) == pytest.approx(results["test"], rel=1e-5)
 
 
+@pytest.mark.slow
 def test_same_seed_same_metrics_and_new_folder(tmp_path):
     train(tmp_path, "--set", "train.epochs=2", "--device", "cpu")  # exact equality holds on one device
     train(tmp_path, "--set", "train.epochs=2", "--device", "cpu")
@@ -146,6 +147,7 @@ def test_gpu_request_without_gpu_is_a_clear_error(tmp_path):
     assert "TensorFlow sees no GPU" in result.stderr
 
 
+@pytest.mark.slow
 def test_reduce_on_plateau_and_early_stopping_are_keras_callbacks(tmp_path):
     # min_delta 10: no epoch after the first counts as an improvement
     train(tmp_path, "--set", "train.epochs=4", "--set",
@@ -163,6 +165,7 @@ def test_mixed_precision_is_announced_and_recorded(tmp_path):
     assert results["test"]["accuracy"] > 0.5
 
 
+@pytest.mark.slow
 def test_steps_per_execution_changes_nothing_but_speed(tmp_path):
     """135 steps per epoch (batch 8): 5 per call divides it; 50 comes down to 9, a divisor within a tenth."""
     for k in (1, 5, 50):
