@@ -192,8 +192,10 @@ def evaluate(run: str, best: bool, as_json: bool) -> None:
 @main.command()
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
-@click.option("--steps", default=50, show_default=True, type=click.IntRange(1), help="Timed steps per batch size.")
-@click.option("--warmup", default=5, show_default=True, type=click.IntRange(1), help="Untimed steps first.")
+@click.option("--steps", default=50, show_default=True, type=click.IntRange(1),
+              help="Timed steps per batch size (rounded up to whole executions).")
+@click.option("--warmup", default=5, show_default=True, type=click.IntRange(1),
+              help="Untimed steps first (rounded up to whole executions).")
 @click.option("--batch-size", "batch_sizes", multiple=True, type=click.IntRange(1),
               help="Batch size to time (repeatable; default: the config's).")
 @click.option("--inference", is_flag=True, help="Also time forward passes.")
@@ -201,7 +203,11 @@ def evaluate(run: str, best: bool, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 def bench(config: str, overrides: tuple[str, ...], steps: int, warmup: int, batch_sizes: tuple[int, ...],
           inference: bool, device: str, as_json: bool) -> None:
-    """Time training steps of the config's model on synthetic input: images/s, ms/step, peak memory."""
+    """Time training steps of the config's model on synthetic input: images/s, ms/step, peak memory.
+
+    Steps run as training would run them at each batch size (its steps_per_execution, from the config's
+    training-set size); each batch size runs in a fresh process, so its peak memory is its own.
+    """
     from cnnctl.bench import bench as run_bench
     from cnnctl.config import load_config
 

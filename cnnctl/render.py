@@ -67,11 +67,12 @@ def print_summary(console: Console, summary: Summary, explain: bool = False) -> 
 
 
 def bench_table(name: str, rows: list) -> Table:
-    """One row per batch size: training (and inference) speed and peak memory."""
+    """One row per batch size: training's steps per execution, speed (and inference speed), peak memory."""
     first = rows[0]
-    table = Table(title=f"{name}: {first.device}, {first.precision}, {first.steps} timed steps",
-                  title_justify="left")
-    for column in ("Batch", "ms/step", "images/s"):
+    timed = sorted({row.steps for row in rows})
+    steps = str(timed[0]) if len(timed) == 1 else f"{timed[0]}–{timed[-1]}"
+    table = Table(title=f"{name}: {first.device}, {first.precision}, {steps} timed steps", title_justify="left")
+    for column in ("Batch", "Steps/exec", "ms/step", "images/s"):
         table.add_column(column, justify="right")
     inference = first.inference_ms_per_batch is not None
     if inference:
@@ -79,7 +80,8 @@ def bench_table(name: str, rows: list) -> Table:
         table.add_column("inference images/s", justify="right")
     table.add_column("Peak memory", justify="right")
     for row in rows:
-        cells = [str(row.batch_size), f"{row.ms_per_step:.2f}", f"{row.images_per_second:,.0f}"]
+        cells = [str(row.batch_size), str(row.steps_per_execution), f"{row.ms_per_step:.2f}",
+                 f"{row.images_per_second:,.0f}"]
         if inference:
             cells += [f"{row.inference_ms_per_batch:.2f}", f"{row.inference_images_per_second:,.0f}"]
         table.add_row(*cells, f"{row.peak_memory_mb:,.0f} MiB")

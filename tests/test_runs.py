@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -16,17 +18,22 @@ from tests.conftest import ROOT, cli
 SMOKE = ROOT / "configs" / "smoke.yaml"
 
 
-@pytest.mark.parametrize("name", ["../../x", "/etc/x", "..", "a/b", ".hidden", ""])
+@pytest.mark.parametrize("name", ["../../x", "{tmp}/x", "..", "a/b", ".hidden", ""])
 def test_unsafe_run_names_are_refused(tmp_path, name):
+    """Every name points inside tmp_path (an absolute one too, so a regression cannot litter /etc)."""
+    runs = tmp_path / "home" / "runs"  # two levels down: `../../x` would land in tmp_path, where we look
+    name = name.format(tmp=tmp_path)
+    assert Path(os.path.normpath(runs / name)).is_relative_to(tmp_path)
     with pytest.raises(CnnctlError, match="is not a plain folder name"):
-        RunFolder.claim(tmp_path / "runs", name)
-    assert not (tmp_path / "x").exists()
+        RunFolder.claim(runs, name)
+    assert list(tmp_path.rglob("*")) == []  # nothing made: not the runs folder, not where the name points
 
 
 def test_unsafe_name_through_the_cli_leaves_nothing(tmp_path):
-    result = cli("train", SMOKE, "--runs-dir", tmp_path / "runs", "--name", "../../escape")
+    runs = tmp_path / "home" / "runs"  # `../../escape` would be tmp_path/escape
+    result = cli("train", SMOKE, "--runs-dir", runs, "--name", "../../escape")
     assert result.exit_code == 2 and "not a plain folder name" in result.stderr
-    assert not (tmp_path / "escape").exists() and not (tmp_path.parent / "escape").exists()
+    assert list(tmp_path.rglob("*")) == []
 
 
 def test_taken_names_get_a_suffix(tmp_path):
@@ -34,6 +41,7 @@ def test_taken_names_get_a_suffix(tmp_path):
     assert names == ["run", "run-2", "run-3"]
 
 
+@pytest.mark.slow
 def test_two_trainings_started_together_get_distinct_folders(tmp_path):
     command = [sys.executable, "-m", "cnnctl", "train", str(SMOKE), "--runs-dir", str(tmp_path), "--quiet",
                "--set", "train.epochs=1"]

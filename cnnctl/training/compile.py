@@ -83,7 +83,18 @@ def set_precision(precision: str, device: str) -> str:
 
 
 def peak_host_memory_mb() -> float:
-    """This process's peak resident memory so far, in MiB."""
+    """This process's peak resident memory so far, in MiB.
+
+    Linux's `VmHWM` where there is one: `ru_maxrss` survives fork and exec, so a process started from a
+    larger one (a notebook, a test runner, `cnnctl bench`'s parent) would report that one's peak instead.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 2**10  # kB
+    except OSError:
+        pass
     import resource
     import sys
 

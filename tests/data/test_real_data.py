@@ -13,6 +13,7 @@ from tests.conftest import ROOT, cli
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not all((FASHION / f"{name}.gz").exists() for name in builtin.IDX_FILES),
                     reason=f"Fashion-MNIST not in {FASHION} (apt-get install dataset-fashion-mnist)")
 def test_one_epoch_on_fashion_mnist_is_far_above_chance(tmp_path, monkeypatch):

@@ -1,6 +1,11 @@
-"""Compiling a config: the numbers a user writes reach Keras with the types Keras documents."""
+"""Compiling a config (the numbers a user writes reach Keras with the types Keras documents), and the
+facts about the process that training and `cnnctl bench` record."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -47,3 +52,13 @@ def test_logged_metrics_are_the_names_keras_logs():
     history = model.fit(x, y, batch_size=2, epochs=1, verbose=0, validation_data=(x, y))
     assert sorted(history.history) == sorted(config.logged_metrics())
     assert "val_mean_io_u" in config.logged_metrics() and "top_k_categorical_accuracy_1" in config.logged_metrics()
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="Linux only: VmHWM in /proc/self/status")
+def test_peak_memory_is_this_process_own_not_its_parents():
+    """`ru_maxrss` survives fork and exec: a child started from a 512 MiB process would report at least that."""
+    ballast = np.ones(512 * 2**20, np.uint8)  # resident in this process while the child starts
+    code = "from cnnctl.training.compile import peak_host_memory_mb; print(peak_host_memory_mb())"
+    child = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    del ballast
+    assert 0 < child < 256  # Python, NumPy and pydantic: well under half the parent's ballast

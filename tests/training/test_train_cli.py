@@ -28,7 +28,7 @@ def rows(folder):
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("smoke")
-    result = train(tmp)
+    result = train(tmp, "--device", "cpu")  # its tests check CPU facts, and evaluate's equality holds on one device
     return tmp / "runs" / "smoke", result
 
 
@@ -87,9 +87,10 @@ def test_evaluate_reproduces_the_test_metrics(smoke_run):
     assert json.loads(result.stdout) == pytest.approx(results["test"], rel=1e-5)
 
 
+@pytest.mark.slow
 def test_same_seed_same_metrics_and_new_folder(tmp_path):
-    train(tmp_path, "--set", "train.epochs=2")
-    train(tmp_path, "--set", "train.epochs=2")
+    train(tmp_path, "--set", "train.epochs=2", "--device", "cpu")  # exact equality holds on one device
+    train(tmp_path, "--set", "train.epochs=2", "--device", "cpu")
     first, second = tmp_path / "runs" / "smoke", tmp_path / "runs" / "smoke-2"
     strip = lambda rs: [{k: v for k, v in r.items() if k not in ("seconds", "images_per_second")} for r in rs]
     assert strip(rows(first)) == strip(rows(second))
@@ -144,6 +145,7 @@ def test_gpu_request_without_gpu_is_a_clear_error(tmp_path):
     assert "TensorFlow sees no GPU" in result.stderr
 
 
+@pytest.mark.slow
 def test_reduce_on_plateau_and_early_stopping_are_keras_callbacks(tmp_path):
     # min_delta 10: no epoch after the first counts as an improvement
     train(tmp_path, "--set", "train.epochs=4", "--set",
@@ -155,17 +157,18 @@ def test_reduce_on_plateau_and_early_stopping_are_keras_callbacks(tmp_path):
 
 
 def test_mixed_precision_is_announced_and_recorded(tmp_path):
-    result = train(tmp_path, "--set", "train.precision=mixed", "--set", "train.epochs=2")
+    result = train(tmp_path, "--set", "train.precision=mixed", "--set", "train.epochs=2", "--device", "cpu")
     results = json.loads((tmp_path / "runs" / "smoke" / "results.json").read_text())
     assert results["precision"] == "mixed_bfloat16" and "precision: mixed_bfloat16" in result.stdout
     assert results["test"]["accuracy"] > 0.5
 
 
+@pytest.mark.slow
 def test_steps_per_execution_changes_nothing_but_speed(tmp_path):
     """135 steps per epoch (batch 8): 5 per call divides it; 50 comes down to 9, a divisor within a tenth."""
     for k in (1, 5, 50):
         train(tmp_path, "--set", f"train.execution.steps_per_execution={k}", "--set", "train.batch_size=8",
-              "--set", "train.epochs=2", "--name", f"k{k}")
+              "--set", "train.epochs=2", "--name", f"k{k}", "--device", "cpu")  # equality: one device
     strip = lambda rs: [{key: v for key, v in r.items() if key not in ("seconds", "images_per_second")} for r in rs]
     runs = tmp_path / "runs"
     assert strip(rows(runs / "k1")) == strip(rows(runs / "k5")) == strip(rows(runs / "k50"))
