@@ -7,6 +7,7 @@
                 model.keras     final model
                 best.keras      best model by the monitored metric
                 results.json    status, test metrics, timings, device, versions
+                .lock           held by the process writing the folder, with its id
 """
 
 from __future__ import annotations
@@ -29,14 +30,57 @@ from cnnctl.runfiles import write_atomic, writing
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
+LOCK = ".lock"
+
+
 class RunFolder:
+    """One run's folder. A process that writes to it holds its lock (`.lock`, an OS file lock that the
+    kernel releases when the process ends, however it ends), so two writers never share a folder."""
+
     def __init__(self, path: Path):
         self.path = path
         self._csv_fields: list[str] | None = None
+        self._lock: int | None = None
+
+    @classmethod
+    def open(cls, path: Path) -> "RunFolder":
+        """An existing run folder, locked for writing (`cnnctl resume`)."""
+        if not (path / "config.yaml").is_file():
+            what = "an empty run folder: it was stopped before it started" if path.is_dir() and not any(
+                p for p in path.iterdir() if p.name != LOCK) else "no config.yaml here: not a cnnctl run folder"
+            raise CnnctlError(Problem(what, str(path), hint="pass runs/<name>, or train the config again"))
+        folder = cls(path)
+        folder.lock()
+        return folder
+
+    def lock(self) -> None:
+        """Hold the folder for this process; another process holding it is a user's mistake, named."""
+        import fcntl
+
+        with writing(self.path / LOCK):
+            fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip()
+            os.close(fd)
+            raise CnnctlError(Problem(f"this run is being written by process {holder or '(starting)'}",
+                                      str(self.path), hint="wait for it to end, or stop it first")) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._lock = fd
+
+    def release(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)  # closing the descriptor releases the lock
+            self._lock = None
 
     @classmethod
     def claim(cls, runs_dir: str | Path, name: str) -> "RunFolder":
-        """`runs/name`, or `name-2`, `name-3`, ... when taken; `mkdir` is atomic, so two runs never share one."""
+        """`runs/name`, or `name-2`, `name-3`, ... when taken, locked for this process.
+
+        `mkdir` is atomic, so two runs never share one.
+        """
         if not NAME.match(name) or name in {".", ".."}:
             raise CnnctlError(Problem(f"run name {name!r} is not a plain folder name",
                                       hint="use letters, digits, '_', '-' and '.'"))
@@ -49,11 +93,13 @@ class RunFolder:
             path = root / (name if n == 1 else f"{name}-{n}")
             try:
                 path.mkdir()
-                return cls(path)
             except FileExistsError:
                 continue
             except OSError as exc:
                 raise CnnctlError(Problem(f"cannot create the run folder: {exc.strerror}", str(path))) from None
+            folder = cls(path)
+            folder.lock()
+            return folder
         raise CnnctlError(Problem(f"{name}: 10,000 runs of this name exist", str(root), hint="use --name"))
 
     def write_text(self, name: str, text: str) -> None:

@@ -10,6 +10,7 @@ that is gone. `cnnctl resume` takes it from the last checkpoint.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -35,11 +36,17 @@ def stop(process: Any) -> None:
 
 def _watch(results: Path, pid: int) -> None:
     sys.stdin.buffer.read()  # returns when the training process has ended
+    import fcntl
+
+    from cnnctl.runs import LOCK
+
     try:
+        lock = os.open(results.parent / LOCK, os.O_RDWR)
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held: training is still writing, or a resume began
         data = json.loads(results.read_text())
     except (OSError, ValueError):
         return
-    if data.get("status") == "running" and data.get("pid") == pid:
+    if isinstance(data, dict) and data.get("status") == "running" and data.get("pid") == pid:
         from cnnctl.runfiles import write_atomic
 
         data.pop("pid")

@@ -64,44 +64,87 @@ def train(config: Config, runs_dir: str | Path = "runs", name: str | None = None
     `progress`, if given, is a factory `(epochs, steps, batch_size) -> keras
     Callback` for a live display.
     """
-    session = _prepare(config, device, say)
-    run = RunFolder.claim(runs_dir, name or config.name)
-    summary = summarize_model(session.model, config)
-    run.write_config(config.resolved())
-    run.write_json("summary.json", summary.to_dict())
-    run.write_text("summary.txt", _summary_text(summary))
-    results: dict[str, Any] = {
-        "name": run.path.name, "status": "running", "config": config.source,
-        "started": _now(), "device": session.device, "precision": session.policy, "monitor": config.monitor,
-        "data": session.data.report, "environment": environment(config.source),
-    }
-    say(f"run folder: {run.path}", "info")
-    return _fit(run, session, results, None, say, progress)
+    stops = _StopRequests(say)
+    with stops.installed():
+        try:
+            session = _prepare(config, device, say)
+        except KeyboardInterrupt:
+            say("interrupted during set-up: nothing was written", "event")
+            raise
+        with stops.shield():  # a stop waits until the folder holds its config: from then on it can be resumed
+            run = RunFolder.claim(runs_dir, name or config.name)
+            run.write_config(config.resolved())
+        try:
+            _write_summary(run, session)
+            say(f"run folder: {run.path}", "info")
+            return _fit(run, session, _new_results(run, session), None, say, progress, stops)
+        except KeyboardInterrupt:
+            say(f"interrupted: `cnnctl resume {run.path}` continues where it stopped", "event")
+            raise
+        finally:
+            run.release()
 
 
 def resume(folder: str | Path, device: str = "auto", say: Say = lambda line, kind: print(line),
            progress: Any = None) -> Run:
-    """Continue an interrupted (or killed, or failed) run from its last completed epoch, in the same folder."""
-    run = RunFolder(Path(folder))
-    results = read_results(run.path)
-    status = results.get("status")
-    if status == "running" and _alive(results.get("pid")):
-        raise CnnctlError(Problem(f"this run is still running (process {results.get('pid')})", str(run.path)))
-    if status not in RESUMABLE | {"running"}:
+    """Continue a stopped run (interrupted, killed, failed, or stopped during set-up) in the same folder.
+
+    It picks up after the last completed epoch; a run whose epochs were all done is saved and tested.
+    """
+    stops = _StopRequests(say)
+    with stops.installed():
+        run = RunFolder.open(Path(folder))
+        try:
+            return _resume(run, device, say, progress, stops)
+        except KeyboardInterrupt:
+            say(f"interrupted: `cnnctl resume {run.path}` continues where it stopped", "event")
+            raise
+        finally:
+            run.release()
+
+
+def _resume(run: RunFolder, device: str, say: Say, progress: Any, stops: "_StopRequests") -> Run:
+    from cnnctl.training.checkpoint import CHECKPOINT, load_checkpoint
+
+    results = read_results(run.path) if (run.path / "results.json").exists() else None
+    status = results.get("status") if results else "set-up"  # stopped before results.json was written
+    if status not in RESUMABLE | {"running", "set-up"}:  # running: its process is gone, or it would hold the lock
         raise CnnctlError(Problem(f"this run is {status}: nothing to resume", str(run.path),
                                   hint="resume takes interrupted, killed or failed runs"))
     config = load_config(run.path / "config.yaml")
     session = _prepare(config, device, say)
-    from cnnctl.training.checkpoint import load_checkpoint
-
-    state, arrays = load_checkpoint(run.path, session.model)
-    state["arrays"] = arrays
-    run.keep_metrics(state["epoch"])
-    results.setdefault("resumed", []).append({"at_epoch": state["epoch"], "time": _now(), "was": status})
+    state = None
+    if (run.path / CHECKPOINT).exists():
+        state, arrays = load_checkpoint(run.path, session.model)
+        state["arrays"] = arrays
+    epoch = state["epoch"] if state else 0
+    if epoch > config.train.epochs:
+        raise CnnctlError(Problem(f"the checkpoint is at epoch {epoch} but config.yaml asks for "
+                                  f"{config.train.epochs} epochs", str(run.path / "config.yaml"),
+                                  hint=f"set train.epochs to {epoch} or more"))
+    run.keep_metrics(epoch)
+    if results is None:
+        _write_summary(run, session)
+        results = _new_results(run, session)
+    results.setdefault("resumed", []).append({"at_epoch": epoch, "time": _now(), "was": status})
     results.pop("error", None)
     results.update(status="running", device=session.device)
-    say(f"resuming {run.path} after epoch {state['epoch']}", "info")
-    return _fit(run, session, results, state, say, progress)
+    say(f"resuming {run.path} after epoch {epoch}" if epoch < config.train.epochs else
+        f"resuming {run.path}: all {epoch} epochs are done; saving and testing", "info")
+    return _fit(run, session, results, state, say, progress, stops)
+
+
+def _write_summary(run: RunFolder, session: _Session) -> None:
+    summary = summarize_model(session.model, session.config)
+    run.write_json("summary.json", summary.to_dict())
+    run.write_text("summary.txt", _summary_text(summary))
+
+
+def _new_results(run: RunFolder, session: _Session) -> dict[str, Any]:
+    config = session.config
+    return {"name": run.path.name, "status": "running", "config": config.source, "started": _now(),
+            "device": session.device, "precision": session.policy, "monitor": config.monitor,
+            "data": session.data.report, "environment": environment(config.source)}
 
 
 def _prepare(config: Config, device: str, say: Say) -> _Session:
@@ -121,7 +164,13 @@ def _prepare(config: Config, device: str, say: Say) -> _Session:
 
 
 def _fit(run: RunFolder, s: _Session, results: dict[str, Any], state: dict[str, Any] | None, say: Say,
-         progress: Any) -> Run:
+         progress: Any, stops: "_StopRequests") -> Run:
+    """Train the remaining epochs, save the model and test it; results.json says how it ended.
+
+    The status stays `running` (with this process's id, and a guardian to mark it failed if the
+    process vanishes) until the model is saved and tested, so a run stopped at any point before
+    that can be resumed: with every epoch done, a resume only saves and tests.
+    """
     from cnnctl.training import callbacks as cb
     from cnnctl.training import guardian
     from cnnctl.training.checkpoint import save_checkpoint
@@ -137,8 +186,6 @@ def _fit(run: RunFolder, s: _Session, results: dict[str, Any], state: dict[str, 
     results.update(steps_per_epoch=steps, execution=s.execution, pid=os.getpid())
     run.write_json("results.json", results)
     watcher = guardian.start(run.path / "results.json", os.getpid())
-
-    stops = _StopRequests(say)
 
     def log_epoch(row: dict[str, Any]) -> None:
         with stops.shield():
@@ -172,57 +219,58 @@ def _fit(run: RunFolder, s: _Session, results: dict[str, Any], state: dict[str, 
                                               "wall_seconds": wall_before + time.perf_counter() - started,
                                               "callbacks": counters}, arrays)
 
-    with stops.installed():
-        # In this order at each epoch's end: the row is logged and the best model kept before the guard may
-        # undo the epoch, and the checkpoint comes last, after every callback has changed what it changes.
-        callbacks = [cb.FirstStep(lambda: results.update(seconds_to_first_step=round(
-                         time.perf_counter() - STARTED, 2))),
-                     cb.StopOnSignal(stops.requested), cb.EpochLog(min(len(s.data.train), steps * t.batch_size), log_epoch), *stateful,
-                     cb.Checkpointer(checkpoint, first_epoch)]
-        if state:
-            callbacks.append(cb.Restore(stateful, state["callbacks"], state["arrays"]))
-        if progress is not None:  # first, so the bar is gone before the epoch's line is printed
-            callbacks.insert(0, progress(t.epochs, steps, t.batch_size))
-        status = "failed"
-        try:
-            model.fit(train_data, epochs=t.epochs, initial_epoch=first_epoch, steps_per_epoch=steps,
-                      validation_data=val_data, callbacks=callbacks, verbose=0,
-                      shuffle=False)  # the order comes from (seed, epoch)
-            status = "diverged" if guard.diverged else "completed"
-        except KeyboardInterrupt:
-            status = "interrupted"
-            say(f"interrupted: `cnnctl resume {run.path}` continues from the last completed epoch", "event")
-            raise
-        except BaseException as exc:
-            results["error"] = f"{type(exc).__name__}: {exc}"
-            raise
-        finally:  # the final word is written whole, even under a second Ctrl-C
-            with stops.shield():
-                results.update(status=status, wall_seconds=round(wall_before + time.perf_counter() - started, 2),
-                               epochs_completed=len(rows), best_epoch=best.best_epoch,
-                               best={config.monitor: best.best} if best.best is not None else None,
-                               halvings=guard.halvings, finished=_now(), peak_rss_mb=round(peak_host_memory_mb(), 1))
-                results.pop("pid", None)
-                if rows:
-                    results["images_per_second"] = statistics.median(float(r["images_per_second"]) for r in rows)
-                if guard.diverged:
-                    results["diverged_at"] = guard.diverged
-                if status != "completed":
-                    run.write_json("results.json", results)
-                    guardian.stop(watcher)
-    if guard.diverged:
-        d = guard.diverged
-        when = f"step {d['step']}" if d["step"] else "end"
-        hint = (f"after {len(guard.halvings)} halvings; try a much lower rate" if t.on_divergence == "halve"
-                else "try a lower rate, or train.on_divergence: halve")
-        say(f"diverged: loss {d['loss']:g} at epoch {d['epoch']}, {when}, learning rate "
-            f"{d['learning_rate']:g} ({hint})", "event")
-    run.save_model(model, "model.keras")
-    if status == "completed":
-        results.update(_test(run, s, best, len(rows), say))
-    run.write_json("results.json", results)
-    guardian.stop(watcher)
+    # In this order at each epoch's end: the row is logged and the best model kept before the guard may
+    # undo the epoch, and the checkpoint comes last, after every callback has changed what it changes.
+    callbacks = [cb.FirstStep(lambda: results.update(seconds_to_first_step=round(time.perf_counter() - STARTED, 2))),
+                 cb.StopOnSignal(stops.requested), cb.EpochLog(min(len(s.data.train), steps * t.batch_size), log_epoch),
+                 *stateful, cb.Checkpointer(checkpoint, first_epoch)]
+    if state:
+        callbacks.append(cb.Restore(stateful, state["callbacks"], state["arrays"]))
+    if progress is not None:  # first, so the bar is gone before the epoch's line is printed
+        callbacks.insert(0, progress(t.epochs, steps, t.batch_size))
+    status = "failed"
+    try:
+        stops.begin("training")
+        # With every epoch done (a resume after the last one), fit only restores the callbacks' state.
+        model.fit(train_data, epochs=t.epochs, initial_epoch=first_epoch, steps_per_epoch=steps,
+                  validation_data=val_data, callbacks=callbacks, verbose=0,
+                  shuffle=False)  # the order comes from (seed, epoch)
+        stops.begin("finishing")
+        if guard.diverged:
+            _say_diverged(guard, t.on_divergence, say)
+        run.save_model(model, "model.keras")
+        if not guard.diverged:
+            results.update(_test(run, s, best, len(rows), say))
+        status = "diverged" if guard.diverged else "completed"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    except BaseException as exc:
+        results["error"] = f"{type(exc).__name__}: {exc}"
+        raise
+    finally:  # the final word is written whole, even under a second Ctrl-C
+        with stops.shield():
+            results.update(status=status, wall_seconds=round(wall_before + time.perf_counter() - started, 2),
+                           epochs_completed=len(rows), best_epoch=best.best_epoch,
+                           best={config.monitor: best.best} if best.best is not None else None,
+                           halvings=guard.halvings, finished=_now(), peak_rss_mb=round(peak_host_memory_mb(), 1))
+            results.pop("pid", None)
+            if rows:
+                results["images_per_second"] = statistics.median(float(r["images_per_second"]) for r in rows)
+            if guard.diverged:
+                results["diverged_at"] = guard.diverged
+            run.write_json("results.json", results)
+            guardian.stop(watcher)
     return Run(run.path, results)
+
+
+def _say_diverged(guard: Any, on_divergence: str, say: Say) -> None:
+    d = guard.diverged
+    when = f"step {d['step']}" if d["step"] else "end"
+    hint = (f"after {len(guard.halvings)} halvings; try a much lower rate" if on_divergence == "halve"
+            else "try a lower rate, or train.on_divergence: halve")
+    say(f"diverged: loss {d['loss']:g} at epoch {d['epoch']}, {when}, learning rate {d['learning_rate']:g} ({hint})",
+        "event")
 
 
 def _test(run: RunFolder, s: _Session, best: Any, last_epoch: int, say: Say) -> dict[str, Any]:
@@ -252,22 +300,38 @@ def _test(run: RunFolder, s: _Session, best: Any, last_epoch: int, say: Say) -> 
 
 
 class _StopRequests:
-    """The first Ctrl-C or SIGTERM asks training to stop after the current step; a second stops at once,
-    except inside `shield()` (a checkpoint or metrics write), which it lets finish first."""
+    """Ctrl-C and SIGTERM, by phase of a run.
+
+    During set-up (before the first step) a stop request stops at once. During training the first asks
+    training to stop after the current step, and a second stops at once. While finishing (every epoch
+    done: saving and testing the model) the first is answered with what is left to do, and a second
+    stops at once. "At once" waits for a write inside `shield()` (a checkpoint, metrics row, the run's
+    config or results) to finish, so the folder can always be resumed.
+    """
+
+    POLITE = {"training": "stopping after this step (Ctrl-C again to stop at once)",
+              "finishing": "every epoch is done: saving and testing the model first (Ctrl-C again to stop "
+                           "now; `cnnctl resume` finishes it later)"}
 
     def __init__(self, say: Say):
-        self.say, self.event, self.depth, self.pending = say, threading.Event(), 0, False
+        self.say, self.event, self.depth, self.pending, self.phase = say, threading.Event(), 0, False, "setup"
+
+    def begin(self, phase: str) -> None:
+        self.phase = phase
+        if phase == "finishing" and self.event.is_set():  # asked during the last steps: say what happens now
+            self.say(self.POLITE[phase], "event")
 
     def requested(self) -> bool:
-        return self.event.is_set()
+        return self.phase == "training" and self.event.is_set()
 
     def handle(self, signum: int, frame: Any) -> None:
-        if not self.event.is_set():
+        if not self.event.is_set() and self.phase in self.POLITE:
             self.event.set()
-            self.say("stopping after this step (Ctrl-C again to stop at once)", "event")
+            self.say(self.POLITE[self.phase], "event")
         elif self.depth:
             self.pending = True
         else:
+            self.event.set()
             raise KeyboardInterrupt
 
     @contextmanager
@@ -283,7 +347,7 @@ class _StopRequests:
 
     @contextmanager
     def installed(self) -> Iterator[None]:
-        """Signal handlers for the length of training (only the main thread can have them)."""
+        """Signal handlers for the length of a run (only the main thread can have them)."""
         if threading.current_thread() is not threading.main_thread():
             yield
             return
@@ -293,18 +357,6 @@ class _StopRequests:
         finally:
             for sig, old in previous.items():
                 signal.signal(sig, old)
-
-
-def _alive(pid: Any) -> bool:
-    if not isinstance(pid, int):
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _now() -> str:

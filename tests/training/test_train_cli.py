@@ -57,7 +57,7 @@ def test_run_folder_is_complete_and_consistent(smoke_run):
     folder, _ = smoke_run
     assert {p.name for p in folder.iterdir()} == {"config.yaml", "summary.txt", "summary.json", "metrics.csv",
                                                   "model.keras", "best.keras", "results.json",
-                                                  "checkpoint.npz"}
+                                                  "checkpoint.npz", ".lock"}
     metrics = rows(folder)
     assert [int(r["epoch"]) for r in metrics] == [1, 2, 3, 4]
     assert {"loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds"} <= set(metrics[0])
