@@ -31,6 +31,7 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 LOCK = ".lock"
+LOCK_TRIES = 30  # 3 s
 
 
 class RunFolder:
@@ -59,13 +60,20 @@ class RunFolder:
 
         with writing(self.path / LOCK):
             fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        import time
+
+        for attempt in range(LOCK_TRIES):  # the guardian of a killed run holds it for a moment
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if attempt + 1 < LOCK_TRIES:
+                    time.sleep(0.1)
+        else:
             holder = os.read(fd, 32).decode(errors="replace").strip()
             os.close(fd)
             raise CnnctlError(Problem(f"this run is being written by process {holder or '(starting)'}",
-                                      str(self.path), hint="wait for it to end, or stop it first")) from None
+                                      str(self.path), hint="wait for it to end, or stop it first"))
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         self._lock = fd

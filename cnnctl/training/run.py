@@ -71,10 +71,11 @@ def train(config: Config, runs_dir: str | Path = "runs", name: str | None = None
         except KeyboardInterrupt:
             say("interrupted during set-up: nothing was written", "event")
             raise
-        with stops.shield():  # a stop waits until the folder holds its config: from then on it can be resumed
-            run = RunFolder.claim(runs_dir, name or config.name)
-            run.write_config(config.resolved())
+        run = None
         try:
+            with stops.shield():  # a stop waits until the folder holds its config: then it can be resumed
+                run = RunFolder.claim(runs_dir, name or config.name)
+                run.write_config(config.resolved())
             _write_summary(run, session)
             say(f"run folder: {run.path}", "info")
             return _fit(run, session, _new_results(run, session), None, say, progress, stops)
@@ -82,7 +83,8 @@ def train(config: Config, runs_dir: str | Path = "runs", name: str | None = None
             say(f"interrupted: `cnnctl resume {run.path}` continues where it stopped", "event")
             raise
         finally:
-            run.release()
+            if run is not None:
+                run.release()
 
 
 def resume(folder: str | Path, device: str = "auto", say: Say = lambda line, kind: print(line),
