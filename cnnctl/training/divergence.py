@@ -27,6 +27,10 @@ diverged. With halving off, the first divergence stops the run.
 
 The restore points, the reference and the halvings are part of every
 checkpoint, so a resumed run recovers exactly as an uninterrupted one would.
+
+The guard also says when the first epoch barely moved the loss on the check
+images (less than `SLOW_START`, 10%): the opposite mistake, a rate too low,
+as with Keras' default rate of 0.001 for Adadelta or Adagrad.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from cnnctl.training.callbacks import current_lr
 FACTOR = 3.0
 KEEP = 3
 MAX_HALVINGS = 20
+SLOW_START = 0.1
 
 
 @dataclass
@@ -104,6 +109,11 @@ class DivergenceGuard(keras().callbacks.Callback):
             return
         self.points = (self.points + [self._point(epoch + 1, check)])[-KEEP:]
         self.restored_from = None
+        if epoch == 0 and check > (1 - SLOW_START) * self.reference:
+            optimizer = type(self.model.optimizer).__name__
+            self.say(f"epoch 1 barely moved the loss on the check images ({check:.4g}, untrained "
+                     f"{self.reference:.4g}): {optimizer}'s learning rate {current_lr(self.model):g} may be too low "
+                     f"(the README lists rates that train)")
 
     def _blown(self, loss: float) -> bool:
         if not math.isfinite(loss):

@@ -131,3 +131,19 @@ def test_too_high_a_rate_is_halved_until_the_net_learns_by_default(tmp_path):
         [100 / 2 ** (i + 1) for i in range(len(results["halvings"]))])
     assert results["test"]["accuracy"] > 0.4  # chance is 0.25
     assert float(rows(run.path)[-1]["lr"]) == pytest.approx(results["halvings"][-1]["new_learning_rate"])
+
+
+def test_a_first_epoch_that_barely_moved_is_noted():
+    guard = guard_on(tiny_model(), [2.3, 2.25, 2.2])
+    epoch(guard, 0, [2.3], 2.28)
+    assert "epoch 1 barely moved the loss on the check images (2.25, untrained 2.3): SGD's learning rate" \
+        in guard.said[-1]
+    said = len(guard.said)
+    epoch(guard, 1, [2.2], 2.21)  # only the first epoch is judged so
+    assert len(guard.said) == said and guard.halvings == []
+
+
+def test_a_first_epoch_that_learned_says_nothing():
+    guard = guard_on(tiny_model(), [2.3, 1.5])
+    epoch(guard, 0, [2.0], 1.8)
+    assert guard.said == []
