@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import pickle
+import struct
 import zlib
 
 import numpy as np
@@ -72,3 +73,15 @@ def gzip_of_zeros_after(head: bytes, zeros: int) -> bytes:
     compress = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: gzip wrapper
     parts = [compress.compress(head)] + [compress.compress(bytes(MiB)) for _ in range(zeros // MiB)]
     return b"".join(parts) + compress.flush()
+
+
+def png_of_zeros(width: int, height: int) -> bytes:
+    """A valid 1-bit grey PNG: a few KiB on disk however large it says it is."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    compress = zlib.compressobj(9)
+    row = bytes(1 + (width + 7) // 8)  # filter byte, then the packed bits
+    pixels = b"".join(compress.compress(row) for _ in range(height)) + compress.flush()
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0))
+            + chunk(b"IDAT", pixels) + chunk(b"IEND", b""))

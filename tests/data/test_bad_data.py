@@ -9,7 +9,7 @@ import pytest
 
 from cnnctl.data import builtin
 from tests.conftest import cli
-from tests.data.conftest import MiB, gzip_of_zeros_after, idx_bytes
+from tests.data.conftest import MiB, gzip_of_zeros_after, idx_bytes, png_of_zeros
 
 NAMES = {"x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-ubyte",
          "x_test": "t10k-images-idx3-ubyte", "y_test": "t10k-labels-idx1-ubyte"}
@@ -130,9 +130,16 @@ def _npz_string_images(tmp, write_idx, write_image_folder):
     return f"{{source: npz, path: {path}}}", path, "x_test: pixels must be numbers, found <U1 values"
 
 
+def _folder_huge_png(tmp, write_idx, write_image_folder):
+    folder = image_folder(tmp, write_image_folder)
+    (folder / "c" / "big.png").write_bytes(png_of_zeros(20000, 20000))
+    return f"{{source: folder, path: {folder}}}", folder / "c" / "big.png", "image of 400,000,000 pixels is over"
+
+
 CASES = [_idx_missing_file, _idx_truncated, _idx_label_count, _idx_not_idx, _idx_linked_to_dev_zero, _idx_gzip_bomb,
          _npz_corrupt, _npz_missing, _npz_negative_labels, _npz_nan_pixels, _npz_no_training_images,
-         _npz_string_images, _labels_beyond_the_classes, _folder_undecodable, _folder_empty_class, _folder_missing]
+         _npz_string_images, _labels_beyond_the_classes, _folder_undecodable, _folder_empty_class, _folder_missing,
+         _folder_huge_png]
 
 
 def train(tmp_path, data: str):

@@ -12,11 +12,13 @@ import zipfile
 import numpy as np
 import pytest
 
+from cnnctl.data import folder as folder_module
 from cnnctl.data.cifar import read_cifar_batch
+from cnnctl.data.folder import read_image_folder
 from cnnctl.data.idx import read_idx
 from cnnctl.data.npz import read_npz
 from cnnctl.errors import CnnctlError
-from tests.data.conftest import MiB, gzip_of_zeros_after, idx_bytes
+from tests.data.conftest import MiB, gzip_of_zeros_after, idx_bytes, png_of_zeros
 
 
 def blocked_or_raised(read, fifo) -> BaseException | None:
@@ -67,6 +69,14 @@ def test_named_pipe_as_npz_or_cifar_batch_is_refused_at_once(tmp_path):
     for read in (read_npz, read_cifar_batch):
         raised = blocked_or_raised(lambda: read(fifo), fifo)
         assert isinstance(raised, CnnctlError) and "named pipe" in str(raised) and raised.file == str(fifo)
+
+
+def test_named_pipe_in_an_image_folder_is_refused_at_once(tmp_path, write_image_folder):
+    root = write_image_folder(tmp_path / "imgs", {c: np.zeros((2, 6, 5, 3), np.uint8) for c in "ab"})
+    fifo = root / "b" / "002.png"
+    os.mkfifo(fifo)
+    raised = blocked_or_raised(lambda: read_image_folder(root, 6, 5, 3), fifo)
+    assert isinstance(raised, CnnctlError) and "named pipe" in str(raised) and raised.file == str(fifo)
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
@@ -130,3 +140,37 @@ def test_npz_array_header_promising_more_than_the_archive_holds(tmp_path):
     assert "x_train: its header says shape (1000000, 1000000, 1) of float32 (4,000,000,000,000 bytes) " \
            "but the archive holds 64" in str(raised)
     assert peak < 4 * MiB
+
+
+def test_huge_png_is_refused_from_its_header(tmp_path, write_image_folder):
+    root = write_image_folder(tmp_path / "imgs", {c: np.zeros((2, 6, 5, 3), np.uint8) for c in "ab"})
+    bomb = root / "b" / "bomb.png"
+    bomb.write_bytes(png_of_zeros(20000, 20000))
+    assert bomb.stat().st_size < MiB
+    with pytest.raises(CnnctlError, match="image of 400,000,000 pixels is over the limit of 89,478,485 pixels "
+                                          r"\(a guard against decompression bombs\)") as err:
+        read_image_folder(root, 6, 5, 3)
+    assert err.value.file == str(bomb)
+
+
+def test_image_over_the_limit_is_named_with_its_size(tmp_path, write_image_folder, monkeypatch):
+    monkeypatch.setattr(folder_module, "MAX_IMAGE_PIXELS", 40)
+    root = write_image_folder(tmp_path / "imgs", {"a": np.zeros((1, 6, 5, 3), np.uint8),
+                                                  "b": np.zeros((1, 9, 5, 3), np.uint8)})
+    with pytest.raises(CnnctlError, match="image of 9×5 = 45 pixels is over the limit of 40 pixels") as err:
+        read_image_folder(root, 6, 5, 3)
+    assert err.value.file == str(root / "b" / "000.png")
+
+
+def test_every_frame_of_a_gif_counts(tmp_path, write_image_folder, monkeypatch):
+    from PIL import Image
+
+    monkeypatch.setattr(folder_module, "MAX_IMAGE_PIXELS", 100)
+    root = write_image_folder(tmp_path / "imgs", {c: np.zeros((1, 6, 5, 3), np.uint8) for c in "ab"})
+    frames = [Image.new("L", (5, 6), shade) for shade in (0, 120, 240)]  # 30 pixels each, 90 in all
+    frames[0].save(root / "a" / "ok.gif", save_all=True, append_images=frames[1:])
+    read_image_folder(root, 6, 5, 3)
+    frames = [Image.new("L", (5, 6), shade) for shade in (0, 60, 120, 180)]  # 120 pixels in all
+    frames[0].save(root / "b" / "long.gif", save_all=True, append_images=frames[1:])
+    with pytest.raises(CnnctlError, match="4 frames of 6×5 = 120 pixels is over the limit of 100"):
+        read_image_folder(root, 6, 5, 3)
