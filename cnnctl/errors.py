@@ -63,3 +63,12 @@ def did_you_mean(word: str, choices: list[str] | set[str]) -> str | None:
     if not close:
         return None
     return "did you mean " + " or ".join(f"'{by_lower[c]}'" for c in close) + "?"
+
+
+def human_bytes(n: float) -> str:
+    """A size for people: `512 B`, `537.7 KiB`, `3.3 TiB`."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
