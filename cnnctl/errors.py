@@ -28,10 +28,13 @@ class CnnctlError(Exception):
     """A mistake the user can fix: bad config, missing data, impossible shape.
 
     Carries every problem found, so a user fixes them all in one round.
-    `file`, `line` and `path` are those of the first problem.
+    `file`, `line` and `path` are those of the first problem. `details`, when
+    given, is shown before them: the traceback of the user's own code (a
+    `--plugin` module that raised), which is theirs to read, not cnnctl's.
     """
 
-    def __init__(self, problems: list[Problem] | Problem | str):
+    def __init__(self, problems: list[Problem] | Problem | str, details: str | None = None):
+        self.details = details
         if isinstance(problems, str):
             problems = [Problem(problems)]
         elif isinstance(problems, Problem):
