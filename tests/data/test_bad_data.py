@@ -136,10 +136,15 @@ def _folder_huge_png(tmp, write_idx, write_image_folder):
     return f"{{source: folder, path: {folder}}}", folder / "c" / "big.png", "image of 400,000,000 pixels is over"
 
 
+def _folder_one_image_per_class(tmp, write_idx, write_image_folder):
+    folder = write_image_folder(tmp / "imgs", {c: np.zeros((1, 8, 8, 1), np.uint8) for c in "abc"})
+    return f"{{source: folder, path: {folder}}}", folder, "every class folder holds a single image: none is left"
+
+
 CASES = [_idx_missing_file, _idx_truncated, _idx_label_count, _idx_not_idx, _idx_linked_to_dev_zero, _idx_gzip_bomb,
          _npz_corrupt, _npz_missing, _npz_negative_labels, _npz_nan_pixels, _npz_no_training_images,
          _npz_string_images, _labels_beyond_the_classes, _folder_undecodable, _folder_empty_class, _folder_missing,
-         _folder_huge_png]
+         _folder_huge_png, _folder_one_image_per_class]
 
 
 def train(tmp_path, data: str):
