@@ -41,7 +41,9 @@ def read_npz(path: str | Path) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.
     path = str(path)
     try:
         with open_regular(path) as file:
-            archive = np.load(file, allow_pickle=False)
+            single = file.read(len(np.lib.format.MAGIC_PREFIX)) == np.lib.format.MAGIC_PREFIX
+            file.seek(0)
+            archive = None if single else np.load(file, allow_pickle=False)  # a .npy would be read in full
             if not isinstance(archive, np.lib.npyio.NpzFile):
                 raise CnnctlError(Problem("a single array, not an archive of x_train, y_train, x_test, y_test",
                                           file=path, hint="save with np.savez(path, x_train=..., y_train=..., ...)"))

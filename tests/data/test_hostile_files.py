@@ -174,3 +174,13 @@ def test_every_frame_of_a_gif_counts(tmp_path, write_image_folder, monkeypatch):
     frames[0].save(root / "b" / "long.gif", save_all=True, append_images=frames[1:])
     with pytest.raises(CnnctlError, match="4 frames of 6×5 = 120 pixels is over the limit of 100"):
         read_image_folder(root, 6, 5, 3)
+
+
+def test_a_single_array_is_refused_before_it_is_read(tmp_path):
+    path = tmp_path / "d.npy"
+    with open(path, "wb") as f:
+        np.lib.format.write_array_header_1_0(f, {"descr": "<f4", "fortran_order": False, "shape": (10**6, 10**6)})
+        f.write(bytes(64))
+    peak, raised = peak_bytes(lambda: read_npz(path))
+    assert isinstance(raised, CnnctlError) and "a single array, not an archive" in str(raised), raised
+    assert peak < MiB
