@@ -99,7 +99,7 @@ def _check_size(config: Config, spec: LayerSpec, layer: Any, source: Any) -> Non
 
 # What one training batch may keep for the backward pass: the input and every layer's output, float32. Far
 # beyond the CNNs this tool is for (VGG-16 at 224×224 holds 1.8 GiB at batch 32, ResNet-50 4.4 GiB), and
-# refused before TensorFlow tries to allocate it (an input_shape of [100000, 100000, 3] was a traceback).
+# refused before TensorFlow tries to allocate it (`validate` passed an input_shape of [100000, 100000, 3]).
 MAX_BATCH_ACTIVATION_BYTES = 64 * 2**30
 
 
