@@ -37,7 +37,7 @@ def import_plugin(name: str) -> ModuleType:
         return importlib.import_module(name)
     except ModuleNotFoundError as exc:
         if exc.name is not None and (name == exc.name or name.startswith(exc.name + ".")):
-            raise CnnctlError(Problem(f"--plugin {name}: cannot import it ({exc})", hint=f"name a module on the "
+            raise CnnctlError(Problem(f"--plugin {name}: cannot import it ({exc})", hint="name a module on the "
                                       "Python path, e.g. a my_layers.py in this folder")) from exc
         raise _failed(name, exc) from exc  # the plugin itself imports something missing
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - whatever the user's code raises is the user's
