@@ -28,6 +28,8 @@ class Group(click.Group):
         except CnnctlError as exc:
             if ctx.meta.get("debug"):
                 raise
+            if exc.details:
+                click.echo(exc.details.rstrip("\n"), err=True)
             for problem in exc.problems:
                 click.echo(f"error: {problem}", err=True)
             ctx.exit(2)

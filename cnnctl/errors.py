@@ -28,10 +28,13 @@ class CnnctlError(Exception):
     """A mistake the user can fix: bad config, missing data, impossible shape.
 
     Carries every problem found, so a user fixes them all in one round.
-    `file`, `line` and `path` are those of the first problem.
+    `file`, `line` and `path` are those of the first problem. `details`, when
+    given, is shown before them: the traceback of the user's own code (a
+    `--plugin` module that raised), which is theirs to read, not cnnctl's.
     """
 
-    def __init__(self, problems: list[Problem] | Problem | str):
+    def __init__(self, problems: list[Problem] | Problem | str, details: str | None = None):
+        self.details = details
         if isinstance(problems, str):
             problems = [Problem(problems)]
         elif isinstance(problems, Problem):
@@ -63,3 +66,12 @@ def did_you_mean(word: str, choices: list[str] | set[str]) -> str | None:
     if not close:
         return None
     return "did you mean " + " or ".join(f"'{by_lower[c]}'" for c in close) + "?"
+
+
+def human_bytes(n: float) -> str:
+    """A size for people: `512 B`, `537.7 KiB`, `3.3 TiB`."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")

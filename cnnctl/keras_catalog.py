@@ -99,18 +99,14 @@ PLUGIN_LAYERS: dict[str, type] = {}
 def load_plugin(module_name: str) -> list[str]:
     """Import a module the user named on the command line and offer its Layer subclasses by class name.
 
-    Each class is registered with Keras' serialization, so models that use it save and load.
+    Each class is registered with Keras' serialization, so models that use it save and load. Names and
+    import failures are checked in `cnnctl.plugins`.
     """
-    import importlib
-
     from cnnctl.errors import CnnctlError, Problem
+    from cnnctl.plugins import import_plugin
 
     base = keras().layers.Layer
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise CnnctlError(Problem(f"--plugin {module_name}: cannot import it ({exc})",
-                                  hint="name a module on the Python path, e.g. a my_layers.py in this folder")) from None
+    module = import_plugin(module_name)
     found = [obj for obj in vars(module).values()
              if isinstance(obj, type) and issubclass(obj, base) and obj.__module__ == module.__name__]
     if not found:

@@ -7,6 +7,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
+from cnnctl.errors import human_bytes
 from cnnctl.model.summary import Summary
 
 
@@ -18,14 +19,6 @@ def console(stderr: bool = False) -> Console:
 
 def shape_text(shape: tuple) -> str:
     return "×".join("?" if n is None else str(n) for n in shape)
-
-
-def human_bytes(n: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
-        n /= 1024
-    raise AssertionError("unreachable")
 
 
 def summary_table(summary: Summary, explain: bool = False) -> Table:

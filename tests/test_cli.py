@@ -165,3 +165,48 @@ def test_plugin_layers_come_from_the_command_line_only(tmp_path, monkeypatch, pl
     assert json.loads(with_plugin.stdout)["layers"][0]["type"] == "Doubler"
     missing = cli("--plugin", "no_such_module", "summary", config)
     assert missing.exit_code == 2 and "--plugin no_such_module: cannot import it" in missing.stderr
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("./my_layers.py", "error: --plugin ./my_layers.py: not a Python module name (--plugin takes a module name, "
+                       "not a file: --plugin my_layers)"),
+    ("my_layers.py", "--plugin takes a module name, not a file: --plugin my_layers)"),
+    ("lib/my_layers.py", "not a file: --plugin my_layers, with lib on PYTHONPATH)"),
+    ("a/b", "error: --plugin a/b: not a Python module name"),
+    ("a..b", "error: --plugin a..b: not a Python module name (a module name is Python identifiers joined by dots"),
+    ("", "error: --plugin needs a module name (e.g. --plugin my_layers"),
+], ids=["relative path", "file name", "path elsewhere", "slash", "empty part", "empty"])
+def test_plugin_names_that_are_not_module_names(tmp_path, monkeypatch, plugin_registry, name, expected):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my_layers.py").write_text("raise AssertionError('a refused name must not be imported')\n")
+    result = cli("--plugin", name, "validate", tmp_path / "net.yaml")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines() == [result.stderr.splitlines()[0]] and expected in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("source, last_lines", [
+    ("import json\n\ndef check():\n    raise ValueError('units must be even')\n\ncheck()\n",
+     ["    raise ValueError('units must be even')", "ValueError: units must be even",
+      "error: {name}: importing it raised ValueError: units must be even (the traceback above is from the plugin's "
+      "code; fix the module)"]),
+    ("import keras\nimport not_installed_anywhere\n",
+     ["    import not_installed_anywhere", "ModuleNotFoundError: No module named 'not_installed_anywhere'",
+      "error: {name}: importing it raised ModuleNotFoundError: No module named 'not_installed_anywhere' (the "
+      "traceback above is from the plugin's code; fix the module)"]),
+    ("class Broken(:\n    pass\n",
+     ["SyntaxError: invalid syntax", "error: {name}: importing it raised SyntaxError: invalid syntax"]),
+    ("import sys\nsys.exit(4)\n", ["SystemExit: 4", "error: {name}: importing it raised SystemExit: 4"]),
+], ids=["raises", "imports a missing package", "syntax error", "exits"])
+def test_a_plugin_that_fails_on_import_shows_its_own_traceback_and_exits_2(tmp_path, monkeypatch, plugin_registry,
+                                                                           source, last_lines):
+    module = f"failing_plugin_{abs(hash(source))}"
+    (tmp_path / f"{module}.py").write_text(source)
+    monkeypatch.chdir(tmp_path)
+    result = cli("--plugin", module, "validate", tmp_path / "net.yaml")
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.splitlines()
+    assert f'File "{tmp_path / module}.py", line' in result.stderr, result.stderr
+    assert [line.startswith(expected.format(name=f"--plugin {module}")) for line, expected
+            in zip(lines[-len(last_lines):], last_lines)] == [True] * len(last_lines), result.stderr
+    assert "importlib" not in result.stderr and "cnnctl/plugins.py" not in result.stderr
+    assert "this is a bug in cnnctl" not in result.stderr

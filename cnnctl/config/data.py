@@ -1,22 +1,27 @@
 """Checks of the `data:` section that its types alone cannot express.
 
 Which keys a source reads (`path` for your own files, `test_path` for
-folders), and the `augment` list: Keras image preprocessing layers by name,
-with their arguments checked against Keras itself, as model layers are.
+folders), the `augment` list: Keras image preprocessing layers by name,
+with their arguments checked against Keras itself, as model layers are; and
+the memory synthetic data would take, known from the config alone.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from cnnctl import keras_catalog
 from cnnctl.config.arguments import parse_arguments
 from cnnctl.config.source import KeyPath, Origins
-from cnnctl.config.spec import DataSection
-from cnnctl.errors import Problem, did_you_mean
+from cnnctl.config.spec import DataSection, ModelSection, SyntheticData
+from cnnctl.errors import Problem, did_you_mean, human_bytes
 
 PATH_SOURCES = {"idx": "a folder of IDX files", "npz": "a .npz file", "folder": "a folder of class sub-folders"}
 # Randomness in augmentation comes from train.seed, the epoch and the step (see cnnctl.data.augment).
+# Synthetic images are generated in memory as float32, about three times that at the peak of generating them;
+# past this the config is refused before NumPy tries (a train_size of 10**9 was a MemoryError traceback).
+MAX_SYNTHETIC_BYTES = 4 * 2**30
 NOT_FROM_CONFIG = {"seed": "augmentation is seeded from train.seed, the epoch and the step",
                    "data_format": "augmentation always sees channels-last images"}
 
@@ -41,6 +46,27 @@ def check_data(data: DataSection, origins: Origins) -> list[Problem]:
     for path, name, args in augment_entries(data.augment):
         problems += _check_augmentation(path, name, args, origins)
     return problems
+
+
+def check_synthetic_size(data: DataSection, model: ModelSection, origins: Origins) -> list[Problem]:
+    """Synthetic images (train and test, float32, at the model input's size) must fit `MAX_SYNTHETIC_BYTES`."""
+    if data.source != "synthetic":
+        return []
+    synthetic, per_image = data.synthetic, math.prod(model.input_shape) * 4
+    total = (synthetic.train_size + synthetic.test_size) * per_image
+    if total <= MAX_SYNTHETIC_BYTES:
+        return []
+    defaults = SyntheticData.model_fields
+    if (defaults["train_size"].default + defaults["test_size"].default) * per_image > MAX_SYNTHETIC_BYTES:
+        path = ("model", "input_shape")  # too large even at the default counts: the images are
+    else:
+        path = ("data", "synthetic", "train_size" if synthetic.train_size >= synthetic.test_size else "test_size")
+    shape = "×".join(map(str, model.input_shape))
+    return [origins.problem(path, f"synthetic data: {synthetic.train_size:,} train + {synthetic.test_size:,} test "
+                                  f"images of {shape} would take {human_bytes(total)} of memory (float32), over "
+                                  f"cnnctl's limit of {human_bytes(MAX_SYNTHETIC_BYTES)}",
+                            f"each image takes {human_bytes(per_image)}: use fewer images or a smaller "
+                            "model.input_shape")]
 
 
 def augment_entries(raw: list[Any]) -> list[tuple[KeyPath, str, Any]]:

@@ -12,7 +12,7 @@ import pydantic
 from cnnctl import keras_catalog
 from cnnctl.config.arguments import parse_arguments
 from cnnctl.config.components import ComponentSpec, logged_metrics, parse_component
-from cnnctl.config.data import check_data
+from cnnctl.config.data import check_data, check_synthetic_size
 from cnnctl.config.layers import LayerSpec, parse_layers
 from cnnctl.config.overrides import apply_overrides
 from cnnctl.config.source import Origins, parse_yaml, read_yaml
@@ -96,6 +96,7 @@ def _validate(data: Any, origins: Origins, overrides: list[str] | tuple[str, ...
     problems += layer_problems
     problems += _check_shape(file.model, origins)
     problems += check_data(file.data, origins)
+    problems += check_synthetic_size(file.data, file.model, origins)
     loss, p1 = parse_component("losses", file.train.loss, ("train", "loss"), origins)
     optimizer, p2 = parse_component("optimizers", file.train.optimizer, ("train", "optimizer"), origins)
     problems += p1 + p2

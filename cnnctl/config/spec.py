@@ -11,6 +11,9 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
+# keras.utils.set_random_seed seeds NumPy's global generator, which takes 32-bit seeds only.
+MAX_SEED = 2**32 - 1
+
 # A Keras object by name, alone or with its constructor arguments:
 # `adam`, `{SGD: {learning_rate: 0.1, momentum: 0.9}}`.
 Component = Union[str, dict[str, Union[dict[str, Any], None]]]
@@ -92,7 +95,8 @@ class TrainSection(Section):
     batch_size: PositiveInt = Field(32, description="Images per gradient step (mini-batch).")
     epochs: PositiveInt = Field(10, description="Passes over the training data.")
     metrics: list[Component] = Field(["accuracy"], description="Keras metrics by name, reported every epoch.")
-    seed: int = Field(0, ge=0, description="Seed for weights, shuffling and data generation.")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed for weights, shuffling and data generation: "
+                                                         f"0 to {MAX_SEED} (what NumPy's global seed takes).")
     validation: Union[Annotated[float, Field(gt=0, lt=1)], Literal["test"], None] = Field(
         0.1, description="Fraction of the training split held out (seeded, stratified), `test` to validate "
                          "on the test split, or null for none.")

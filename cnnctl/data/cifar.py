@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnctl.data.files import open_regular
 from cnnctl.errors import CnnctlError, Problem
 
 SIDE = 32
@@ -47,10 +48,12 @@ def read_cifar_batch(path: str | Path, label_key: str = "labels") -> tuple[np.nd
     """
     path = str(path)
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             batch = _ArrayUnpickler(f, encoding="bytes").load()
     except FileNotFoundError:
         raise CnnctlError(Problem("file not found", file=path, hint="expected a CIFAR batch file")) from None
+    except CnnctlError:
+        raise
     except Exception as exc:  # pickle raises many kinds on damaged input
         raise _corrupt(path, f"cannot unpickle: {exc}") from None
     if not isinstance(batch, dict):

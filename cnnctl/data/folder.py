@@ -2,17 +2,23 @@
 
 `keras.utils.image_dataset_from_directory` decodes and resizes the images;
 this module checks the layout first (so an empty class folder is an error,
-not a class that silently never appears) and, when an image cannot be
-decoded, finds which one, since TensorFlow's decoder does not say.
+not a class that silently never appears), then every file Keras listed:
+a regular file (a named pipe would hang the reader) whose header, read by
+Pillow without decoding, declares a size worth decoding (a 20000×20000 PNG
+would take 1.2 GB at full size). When an image cannot be decoded it finds
+which one, since TensorFlow's decoder does not say.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import warnings
 from pathlib import Path
 
 import numpy as np
 
+from cnnctl.data.files import open_regular
 from cnnctl.errors import CnnctlError, Problem
 
 # The extensions image_dataset_from_directory reads (Keras' ALLOWLIST_FORMATS), any case.
@@ -20,6 +26,8 @@ IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 COLOR_MODES = {1: "grayscale", 3: "rgb", 4: "rgba"}
 LAYOUT = "one sub-folder of images per class, e.g. path/cat/001.png, path/dog/001.jpg"
 CHUNK = 256  # images decoded at a time
+# Pillow's own decompression-bomb threshold (a quarter GiB of 24-bit pixels): far above any image a CNN is fed.
+MAX_IMAGE_PIXELS = 89_478_485
 
 
 def class_folders(path: str | Path) -> list[str]:
@@ -55,7 +63,8 @@ def read_image_folder(path: str | Path, height: int, width: int, channels: int,
 
     Raises:
         CnnctlError: a missing or empty folder, classes that differ from
-            `class_names`, or an image that cannot be decoded.
+            `class_names`, a file that is not a regular file, an image over
+            `MAX_IMAGE_PIXELS`, or an image that cannot be decoded.
     """
     from cnnctl.keras_catalog import keras
 
@@ -68,6 +77,7 @@ def read_image_folder(path: str | Path, height: int, width: int, channels: int,
     dataset = keras().utils.image_dataset_from_directory(
         path, labels="inferred", label_mode="int", class_names=found, color_mode=COLOR_MODES[channels],
         batch_size=CHUNK, image_size=(height, width), shuffle=False, data_format="channels_last", verbose=False)
+    check_image_files(dataset.file_paths)
     images, labels = [], []
     try:
         for x, y in dataset:
@@ -76,6 +86,41 @@ def read_image_folder(path: str | Path, height: int, width: int, channels: int,
     except Exception as exc:  # tf.errors.InvalidArgumentError: a file TensorFlow cannot decode
         raise _undecodable(dataset.file_paths, exc) from None
     return np.concatenate(images), np.concatenate(labels), found
+
+
+def check_image_files(paths: list[str]) -> None:
+    """Each file is a regular file whose header (read by Pillow; nothing is decoded) declares at most
+    `MAX_IMAGE_PIXELS` pixels: TensorFlow decodes whatever size a header says, at full size, before resizing."""
+    from PIL import Image
+
+    for file in paths:
+        with open_regular(file) as f:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # judged below, by our limit
+                    with Image.open(f) as image:
+                        width, height = image.size
+                        frames = image.n_frames if image.format == "GIF" else 1  # TensorFlow decodes every frame
+            except Image.DecompressionBombError as exc:  # over twice Pillow's limit: it says only the count
+                count = re.search(r"\((\d+) pixels\)", str(exc))
+                raise _too_large(file, f"{int(count[1]):,}" if count else
+                                 f"more than {2 * Image.MAX_IMAGE_PIXELS:,}") from None
+            except Exception as exc:  # noqa: BLE001 - Pillow raises many kinds on damaged headers
+                raise _cannot_decode(file, str(exc) or type(exc).__name__) from None
+        if width * height * frames > MAX_IMAGE_PIXELS:
+            size = f"{height}×{width}" if frames == 1 else f"{frames} frames of {height}×{width}"  # as shapes read
+            raise _too_large(file, f"{size} = {width * height * frames:,}")
+
+
+def _too_large(file: str, pixels: str) -> CnnctlError:
+    return CnnctlError(Problem(f"image of {pixels} pixels is over the limit of {MAX_IMAGE_PIXELS:,} pixels "
+                               "(a guard against decompression bombs)", file=file,
+                               hint="shrink the image to about the model input's size, or remove it"))
+
+
+def _cannot_decode(file: str, reason: str) -> CnnctlError:
+    return CnnctlError(Problem(f"cannot decode image: {reason}", file=file,
+                               hint="the file is damaged or not an image; replace or remove it"))
 
 
 def _has_image(folder: str) -> bool:
@@ -90,8 +135,6 @@ def _undecodable(paths: list[str], exc: Exception) -> CnnctlError:
         try:
             tf.io.decode_image(tf.io.read_file(file), expand_animations=False)
         except Exception as err:  # noqa: BLE001 - any failure names the file
-            reason = (getattr(err, "message", None) or str(err)).splitlines()[0]
-            return CnnctlError(Problem(f"cannot decode image: {reason}", file=file,
-                                       hint="the file is damaged or not an image; replace or remove it"))
+            return _cannot_decode(file, (getattr(err, "message", None) or str(err)).splitlines()[0])
     reason = (getattr(exc, "message", None) or str(exc)).splitlines()[0]
     return CnnctlError(Problem(f"cannot read the images: {reason}", file=os.path.commonpath(paths) if paths else None))

@@ -8,13 +8,17 @@ and big-endian. Files are often gzipped; both forms are read.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import re
 import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
+from cnnctl.data.files import open_regular
+from cnnctl.data.images import image_array
 from cnnctl.data.labels import class_labels
 from cnnctl.errors import CnnctlError, Problem
 
@@ -28,20 +32,29 @@ DTYPES: dict[int, np.dtype] = {
     0x0E: np.dtype(">f8"),
 }
 GZIP_MAGIC = b"\x1f\x8b"
+CHUNK = 1 << 24  # bytes read (or decompressed) at a time
+MAX_DEFLATE_RATIO = 1032  # deflate's ceiling: no .gz inflates to more than this many times its size
 
 
 def read_idx(path: str | Path) -> np.ndarray:
     """Read one IDX file (gzipped or raw, told apart by its first bytes).
 
+    The header is read first and promises the size of the values: a raw file
+    of another size is refused before its values are read, and a gzipped one
+    is decompressed a chunk at a time up to that size only, so a small `.gz`
+    that inflates to gigabytes (or a header that lies) costs what the header
+    promised, never more.
+
     Args:
-        path: the file, e.g. `t10k-images-idx3-ubyte.gz`.
+        path: a regular file, e.g. `t10k-images-idx3-ubyte.gz`.
 
     Returns:
         A writable array in native byte order, shaped as the header says,
         e.g. uint8 `(10000, 28, 28)` for MNIST's test images.
 
     Raises:
-        CnnctlError: the file is missing, not IDX, or truncated.
+        CnnctlError: the file is missing, not a regular file, not IDX,
+            truncated, longer than its header says, or decompresses to more.
 
     Example:
 
@@ -50,33 +63,47 @@ def read_idx(path: str | Path) -> np.ndarray:
     ```
     """
     path = str(path)
-    data = _read_bytes(path)
-    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in DTYPES:
-        raise _corrupt(path, f"not an IDX file (magic number {data[:4].hex() or 'missing'})")
-    dtype, ndim = DTYPES[data[2]], data[3]
-    header = 4 + 4 * ndim
-    if ndim == 0 or len(data) < header:
-        raise _corrupt(path, f"IDX header declares {ndim} dimensions but the file has {len(data)} bytes")
-    shape = tuple(int(d) for d in np.frombuffer(data, ">u4", count=ndim, offset=4))
-    expected = int(np.prod(shape)) * dtype.itemsize
-    if len(data) - header != expected:
-        raise _corrupt(path, f"IDX header says shape {shape} ({expected} bytes of values) "
-                             f"but the file holds {len(data) - header}")
-    values = np.frombuffer(data, dtype, offset=header).reshape(shape)
-    return values.astype(dtype.newbyteorder("="))  # a copy: writable, native order
-
-
-def _read_bytes(path: str) -> bytes:
     try:
-        with open(path, "rb") as f:
-            data = f.read()
-        if data[:2] == GZIP_MAGIC:
-            data = gzip.decompress(data)
+        with open_regular(path) as file:
+            size = os.fstat(file.fileno()).st_size
+            if file.read(2) != GZIP_MAGIC:
+                file.seek(0)
+                return _read_values(file, path, size, None)
+            file.seek(0)
+            with gzip.GzipFile(fileobj=file) as stream:
+                return _read_values(stream, path, None, size)
     except FileNotFoundError:
         raise CnnctlError(Problem("file not found", file=path, hint="expected an IDX file")) from None
     except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
         raise _corrupt(path, f"cannot read: {exc}") from None
-    return data
+
+
+def _read_values(stream: BinaryIO, path: str, size: int | None, gzipped: int | None) -> np.ndarray:
+    """The header, then exactly the values it promises. `size`: a raw file's size; `gzipped`: a .gz file's."""
+    magic = stream.read(4)
+    if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] not in DTYPES:
+        raise _corrupt(path, f"not an IDX file (magic number {magic.hex() or 'missing'})")
+    dtype, ndim = DTYPES[magic[2]], magic[3]
+    dims = stream.read(4 * ndim)
+    if ndim == 0 or len(dims) < 4 * ndim:
+        raise _corrupt(path, f"IDX header declares {ndim} dimensions but the file has {4 + len(dims)} bytes")
+    shape = tuple(int.from_bytes(dims[i:i + 4], "big") for i in range(0, len(dims), 4))
+    expected = math.prod(shape) * dtype.itemsize
+    promise = f"IDX header says shape {shape} ({expected} bytes of values)"
+    if size is not None and size - 4 - len(dims) != expected:  # raw: the file's size is known before reading
+        raise _corrupt(path, f"{promise} but the file holds {size - 4 - len(dims)}")
+    if gzipped is not None and expected > gzipped * MAX_DEFLATE_RATIO:
+        raise _corrupt(path, f"{promise} but {gzipped} bytes of gzip cannot hold that much")
+    values = np.empty(expected, np.uint8)
+    view, got = memoryview(values), 0
+    while got < expected:
+        count = stream.readinto(view[got:got + CHUNK])
+        if not count:
+            raise _corrupt(path, f"{promise} but the file {'holds' if gzipped is None else 'decompresses to'} {got}")
+        got += count
+    if gzipped is not None and stream.read(1):
+        raise _corrupt(path, f"{promise} but the file decompresses to more (read no further)")
+    return values.view(dtype).reshape(shape).astype(dtype.newbyteorder("="), copy=False)
 
 
 def _corrupt(path: str, message: str) -> CnnctlError:
@@ -85,11 +112,8 @@ def _corrupt(path: str, message: str) -> CnnctlError:
 
 def read_idx_pair(images_path: str, labels_path: str) -> tuple[np.ndarray, np.ndarray]:
     """Images `(n, height, width[, channels])` and their int64 labels `(n,)`, checked against each other."""
-    images, labels = read_idx(images_path), read_idx(labels_path)
-    if images.ndim not in (3, 4):
-        raise CnnctlError(Problem(f"expected images (count, height, width[, channels]), found shape {images.shape}",
-                                  file=images_path))
-    return images, class_labels(labels, len(images), labels_path)
+    images = image_array(read_idx(images_path), images_path)
+    return images, class_labels(read_idx(labels_path), len(images), labels_path)
 
 
 # What each file of a set is called: MNIST's names, any prefix (`emnist-letters-`), `test` for `t10k`, raw or .gz.

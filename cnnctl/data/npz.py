@@ -1,28 +1,36 @@
 """Read a dataset saved with `np.savez`: arrays `x_train`, `y_train`, `x_test`, `y_test`, as Keras' `mnist.npz`.
 
 Pickled objects are refused (`allow_pickle=False`): an archive cannot run code.
+Only a regular file is opened, and each array's header is held against the
+bytes the archive stores for it before NumPy allocates what the header says.
 """
 
 from __future__ import annotations
 
+import math
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from cnnctl.data.files import open_regular
+from cnnctl.data.images import image_array
 from cnnctl.data.labels import class_labels
 from cnnctl.errors import CnnctlError, Problem
 
 KEYS = ("x_train", "y_train", "x_test", "y_test")
 HINT = "expected a .npz file (np.savez) with x_train, y_train, x_test, y_test"
+HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
 
 
 def read_npz(path: str | Path) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """`(x_train, y_train), (x_test, y_test)` from the archive; images `(n, height, width[, channels])`.
 
     Raises:
-        CnnctlError: the file is missing, not a readable archive, lacks an
-            array, or its images and labels do not match.
+        CnnctlError: the file is missing or not a regular file, not a readable
+            archive, lacks an array, an array's header promises more than the
+            archive holds, the images are not finite numbers or number none,
+            or images and labels do not match.
 
     Example:
 
@@ -32,26 +40,43 @@ def read_npz(path: str | Path) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.
     """
     path = str(path)
     try:
-        archive = np.load(path, allow_pickle=False)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise CnnctlError(Problem("a single array, not an archive of x_train, y_train, x_test, y_test",
-                                      file=path, hint="save with np.savez(path, x_train=..., y_train=..., ...)"))
-        with archive as f:
-            missing = [key for key in KEYS if key not in f.files]
-            if missing:
-                raise CnnctlError(Problem(f"no array {', '.join(missing)} (found {', '.join(f.files) or 'none'})",
-                                          file=path, hint=HINT))
-            x_train, y_train, x_test, y_test = (f[key] for key in KEYS)
+        with open_regular(path) as file:
+            single = file.read(len(np.lib.format.MAGIC_PREFIX)) == np.lib.format.MAGIC_PREFIX
+            file.seek(0)
+            archive = None if single else np.load(file, allow_pickle=False)  # a .npy would be read in full
+            if not isinstance(archive, np.lib.npyio.NpzFile):
+                raise CnnctlError(Problem("a single array, not an archive of x_train, y_train, x_test, y_test",
+                                          file=path, hint="save with np.savez(path, x_train=..., y_train=..., ...)"))
+            with archive as f:
+                missing = [key for key in KEYS if key not in f.files]
+                if missing:
+                    raise CnnctlError(Problem(f"no array {', '.join(missing)} (found {', '.join(f.files) or 'none'})",
+                                              file=path, hint=HINT))
+                for key in KEYS:
+                    _check_declared_size(f.zip, key, path)
+                x_train, y_train, x_test, y_test = (f[key] for key in KEYS)
     except FileNotFoundError:
         raise CnnctlError(Problem("file not found", file=path, hint=HINT)) from None
-    except IsADirectoryError:
-        raise CnnctlError(Problem("a folder, not a file", file=path, hint=HINT)) from None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise CnnctlError(Problem(f"cannot read: {exc}", file=path,
                                   hint="the file is damaged or not a .npz archive")) from None
-    for x, y, part in [(x_train, y_train, "train"), (x_test, y_test, "test")]:
-        if x.ndim not in (3, 4):
-            raise CnnctlError(Problem(f"x_{part}: expected images (count, height, width[, channels]), "
-                                      f"found shape {x.shape}", file=path))
-    return ((x_train, class_labels(y_train, len(x_train), path, "y_train")),
-            (x_test, class_labels(y_test, len(x_test), path, "y_test")))
+    return ((image_array(x_train, path, "x_train"), class_labels(y_train, len(x_train), path, "y_train")),
+            (image_array(x_test, path, "x_test"), class_labels(y_test, len(x_test), path, "y_test")))
+
+
+def _check_declared_size(archive: zipfile.ZipFile, key: str, path: str) -> None:
+    """An array's header promises its shape: refuse one the archive cannot hold before NumPy allocates it."""
+    info = archive.getinfo(f"{key}.npy" if f"{key}.npy" in archive.namelist() else key)
+    with archive.open(info) as member:
+        version = np.lib.format.read_magic(member)
+        if version not in HEADER_READERS:
+            return  # a newer format: NumPy reads (or refuses) it itself
+        shape, _, dtype = HEADER_READERS[version](member)
+        if dtype.hasobject:
+            return  # refused by allow_pickle=False
+        declared = math.prod(shape) * dtype.itemsize
+        held = info.file_size - member.tell()
+    if declared != held:
+        raise CnnctlError(Problem(f"{key}: its header says shape {shape} of {dtype} ({declared:,} bytes) but the "
+                                  f"archive holds {held:,}", file=path,
+                                  hint="the file is damaged or not a .npz archive"))

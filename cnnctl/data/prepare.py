@@ -16,7 +16,7 @@ import numpy as np
 
 from cnnctl.config import Config
 from cnnctl.data.preprocess import Preprocess, channel_stats, pixel_scale
-from cnnctl.errors import CnnctlError
+from cnnctl.errors import CnnctlError, Problem
 
 FILE_SOURCES = ("idx", "npz", "folder")
 TEST_SPLIT = 0.2  # a folder's default test fraction
@@ -109,6 +109,9 @@ def _load_folder(config: Config, path: str, input_shape: tuple[int, ...]):
         test_order = rng.permutation(len(y_test))
         return (x[order], y[order]), (x_test[test_order], y_test[test_order]), names
     train, test = stratified_split(Split(x[order], y[order]), config.data.test_split or TEST_SPLIT, FOLDER_SEED)
+    if not len(test):  # a class's lone image stays in training: with one image per class none is left to test on
+        raise CnnctlError(Problem("every class folder holds a single image: none is left for the test split",
+                                  file=path, hint="add images, or give a test folder as data.test_path"))
     return (train.x, train.y), (test.x, test.y), names
 
 

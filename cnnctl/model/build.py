@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from cnnctl import keras_catalog
 from cnnctl.config import Config
 from cnnctl.config.layers import INPUT, LayerSpec
+from cnnctl.errors import human_bytes
 from cnnctl.model.arithmetic import output_sizes, window_of
 
 
@@ -46,6 +48,7 @@ def build_model(config: Config) -> Any:
             raise config.error(spec.path + (spec.type,),
                                f"{spec.type} cannot take input of shape {shapes}: {_first_line(exc)}") from exc
         tensors[spec.name] = previous
+    _check_activations(config, tensors)
     return keras.Model(inputs, previous, name=config.name)
 
 
@@ -92,6 +95,33 @@ def _check_size(config: Config, spec: LayerSpec, layer: Any, source: Any) -> Non
         raise config.error(spec.path + (spec.type,),
                            f"{spec.type} would hold {weights:,} weights ({window}×{inputs}×{width}), over cnnctl's "
                            f"limit of {MAX_LAYER_WEIGHTS:,}", "use fewer units or filters, or pool first")
+
+
+# What one training batch may keep for the backward pass: the input and every layer's output, float32. Far
+# beyond the CNNs this tool is for (VGG-16 at 224×224 holds 1.8 GiB at batch 32, ResNet-50 4.4 GiB), and
+# refused before TensorFlow tries to allocate it (`validate` passed an input_shape of [100000, 100000, 3]).
+MAX_BATCH_ACTIVATION_BYTES = 64 * 2**30
+
+
+def _check_activations(config: Config, tensors: dict[str, Any]) -> None:
+    """Refuse a model whose activations for one `train.batch_size` batch exceed `MAX_BATCH_ACTIVATION_BYTES`,
+    at `model.input_shape` when the input alone does, else at the layer with the largest output."""
+    batch = config.train.batch_size
+    values = {name: math.prod(_shape(t)) for name, t in tensors.items() if None not in _shape(t)}
+    total = sum(values.values()) * batch * 4
+    if total <= MAX_BATCH_ACTIVATION_BYTES:
+        return
+    largest = max(values, key=values.get)
+    spec = next((s for s in config.layers if s.name == largest), None)
+    input_bytes = values.get(INPUT, 0) * batch * 4
+    if spec is None or input_bytes > MAX_BATCH_ACTIVATION_BYTES:
+        where, what = ("model", "input_shape"), f"the input alone {human_bytes(input_bytes)}"
+    else:
+        where, what = spec.path + (spec.type,), f"{spec.name}'s output alone {human_bytes(values[largest] * batch * 4)}"
+    raise config.error(where, f"a training batch of {batch} would hold {human_bytes(total)} of activations "
+                              f"(the input and every layer's output, float32; {what}), over cnnctl's limit of "
+                              f"{human_bytes(MAX_BATCH_ACTIVATION_BYTES)}",
+                       "use smaller images, a smaller train.batch_size, or strides or pooling earlier")
 
 
 def _shape(tensor: Any) -> tuple:

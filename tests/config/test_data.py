@@ -74,3 +74,21 @@ def test_augmentation_layers_are_keras_image_preprocessing_layers():
     assert {"RandomFlip", "RandomTranslation", "RandomRotation", "RandomZoom", "RandomContrast", "RandomCrop",
             "MixUp"} <= set(layers)
     assert not {"Conv2D", "Dense", "Normalization", "StringLookup", "Rescaling"} & set(layers)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("data: {synthetic: {test_size: 300000000}}\nmodel: {input_shape: [16, 16, 1], layers: [Flatten]}",
+     "<string>:1: data.synthetic.test_size: synthetic data: 2,000 train + 300,000,000 test images of 16×16×1 "
+     "would take 286.1 GiB"),
+    ("model:\n  input_shape: [1, 30000, 30000]\n  data_format: channels_first\n  layers: [Flatten]",
+     "<string>:2: model.input_shape: synthetic data: 2,000 train + 500 test images of 1×30000×30000 would take "
+     "8.2 TiB of memory (float32), over cnnctl's limit of 4.0 GiB (each image takes 3.4 GiB"),
+], ids=["many test images", "large images"])
+def test_synthetic_data_that_would_not_fit_in_memory(text, expected):
+    with pytest.raises(CnnctlError) as info:
+        parse_config(text)
+    assert str(info.value).startswith(expected), str(info.value)
+
+
+def test_synthetic_size_is_not_checked_for_files():
+    parse_config("data: {source: npz, path: d.npz}\nmodel: {input_shape: [1000, 1000, 3], layers: [Flatten]}")

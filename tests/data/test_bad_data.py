@@ -9,6 +9,7 @@ import pytest
 
 from cnnctl.data import builtin
 from tests.conftest import cli
+from tests.data.conftest import MiB, gzip_of_zeros_after, idx_bytes, png_of_zeros
 
 NAMES = {"x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-ubyte",
          "x_test": "t10k-images-idx3-ubyte", "y_test": "t10k-labels-idx1-ubyte"}
@@ -98,8 +99,52 @@ def _folder_missing(tmp, write_idx, write_image_folder):
     return f"{{source: folder, path: {tmp / 'typo'}}}", tmp / "typo", "no such folder"
 
 
-CASES = [_idx_missing_file, _idx_truncated, _idx_label_count, _idx_not_idx, _npz_corrupt, _npz_missing,
-         _npz_negative_labels, _labels_beyond_the_classes, _folder_undecodable, _folder_empty_class, _folder_missing]
+def _idx_linked_to_dev_zero(tmp, write_idx, write_image_folder):
+    folder = idx_folder(tmp, write_idx)
+    (folder / "train-labels-idx1-ubyte.gz").unlink()
+    (folder / "train-labels-idx1-ubyte").symlink_to("/dev/zero")
+    return f"{{source: idx, path: {folder}}}", folder / "train-labels-idx1-ubyte", "a link to /dev/zero, a character"
+
+
+def _idx_gzip_bomb(tmp, write_idx, write_image_folder):
+    folder = idx_folder(tmp, write_idx)
+    bomb = folder / "train-images-idx3-ubyte.gz"
+    bomb.write_bytes(gzip_of_zeros_after(idx_bytes(arrays()["x_train"]), 64 * MiB))
+    return f"{{source: idx, path: {folder}}}", bomb, "but the file decompresses to more"
+
+
+def _npz_nan_pixels(tmp, write_idx, write_image_folder):
+    x = arrays()["x_train"].astype(np.float32) / 255
+    x[3, :3, 0] = [np.nan, np.inf, -np.inf]
+    path = npz_file(tmp, x_train=x)
+    return f"{{source: npz, path: {path}}}", path, "x_train: 3 pixel values are NaN or infinite (the first in image 3)"
+
+
+def _npz_no_training_images(tmp, write_idx, write_image_folder):
+    path = npz_file(tmp, x_train=np.zeros((0, 8, 8), np.uint8), y_train=np.zeros(0, np.uint8))
+    return f"{{source: npz, path: {path}}}", path, "x_train: holds no images"
+
+
+def _npz_string_images(tmp, write_idx, write_image_folder):
+    path = npz_file(tmp, x_test=np.full((12, 8, 8), "0"))
+    return f"{{source: npz, path: {path}}}", path, "x_test: pixels must be numbers, found <U1 values"
+
+
+def _folder_huge_png(tmp, write_idx, write_image_folder):
+    folder = image_folder(tmp, write_image_folder)
+    (folder / "c" / "big.png").write_bytes(png_of_zeros(20000, 20000))
+    return f"{{source: folder, path: {folder}}}", folder / "c" / "big.png", "image of 400,000,000 pixels is over"
+
+
+def _folder_one_image_per_class(tmp, write_idx, write_image_folder):
+    folder = write_image_folder(tmp / "imgs", {c: np.zeros((1, 8, 8, 1), np.uint8) for c in "abc"})
+    return f"{{source: folder, path: {folder}}}", folder, "every class folder holds a single image: none is left"
+
+
+CASES = [_idx_missing_file, _idx_truncated, _idx_label_count, _idx_not_idx, _idx_linked_to_dev_zero, _idx_gzip_bomb,
+         _npz_corrupt, _npz_missing, _npz_negative_labels, _npz_nan_pixels, _npz_no_training_images,
+         _npz_string_images, _labels_beyond_the_classes, _folder_undecodable, _folder_empty_class, _folder_missing,
+         _folder_huge_png, _folder_one_image_per_class]
 
 
 def train(tmp_path, data: str):
