@@ -159,9 +159,10 @@ def _prepare(config: Config, device: str, say: Say) -> _Session:
     check_output(config, model)
     units = int(model.output.shape[-1])
     check_labels(data, units, config)
-    execution = execution_settings(config, device_name, steps_per_epoch(len(data.train), config.train.batch_size))
+    steps = steps_per_epoch(len(data.train), config.train.batch_size)
+    execution = execution_settings(config, device_name, steps)
     compile_model(model, config, execution)
-    say(f"{describe(data)}; device {device_name}", "info")
+    say(f"{describe(data)}; {steps} steps of {config.train.batch_size} per epoch; device {device_name}", "info")
     return _Session(config, model, data, label_encoder(config.loss.name, units), device_name, policy, execution)
 
 
