@@ -117,6 +117,12 @@ def read_results(folder: Path) -> dict[str, Any]:
         raise CnnctlError(Problem(f"cannot read results.json: {exc}", str(folder))) from None
 
 
+def json_kind(value: Any) -> str:
+    """What a JSON value is, in JSON's words, for messages."""
+    kinds = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+    return "null" if value is None else kinds.get(type(value), type(value).__name__)
+
+
 def environment(config_source: str) -> dict[str, Any]:
     """Versions and the git commit of the config's repository, for results.json."""
     import keras

@@ -94,7 +94,7 @@ def resume(folder: str | Path, device: str = "auto", say: Say = lambda line, kin
     session = _prepare(config, device, say)
     from cnnctl.training.checkpoint import load_checkpoint
 
-    state, arrays = load_checkpoint(run.path, session.model)
+    state, arrays = load_checkpoint(run.path, session.model, config.train.epochs)
     state["arrays"] = arrays
     run.keep_metrics(state["epoch"])
     results.setdefault("resumed", []).append({"at_epoch": state["epoch"], "time": _now(), "was": status})

@@ -1,0 +1,161 @@
+"""Damaged run files: `resume` and `evaluate` refuse in one line naming the file (exit 2), never a
+traceback, never a run that goes on with something silently lost.
+
+One small run is trained per module; each case damages a copy of it. The copy is marked `interrupted`
+as a killed run would be; its checkpoint is at the last epoch, so an undamaged copy resumes at once to
+`completed` (the control case).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from tests.conftest import ROOT, cli
+
+SMOKE = ROOT / "configs" / "smoke.yaml"
+EPOCHS = 2
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    runs = tmp_path_factory.mktemp("damaged")
+    result = cli("train", SMOKE, "--runs-dir", runs, "--quiet", "--set", f"train.epochs={EPOCHS}")
+    assert result.exit_code == 0, result.output
+    return runs / "smoke"
+
+
+@pytest.fixture
+def run(trained: Path, tmp_path: Path) -> Path:
+    folder = tmp_path / "smoke"
+    shutil.copytree(trained, folder)
+    results = json.loads((folder / "results.json").read_text())
+    (folder / "results.json").write_text(json.dumps({**results, "status": "interrupted"}))
+    return folder
+
+
+def refused(result, file: Path, *words: str) -> str:
+    """Exit 2 and one line, `error: FILE...`, holding `words`."""
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == 2, result.output + repr(result.exception)
+    assert len(lines) == 1 and lines[0].startswith(f"error: {file}"), result.stderr
+    for word in words:
+        assert word in lines[0]
+    return lines[0]
+
+
+def resume(folder: Path):
+    return cli("resume", folder, "--quiet")
+
+
+# checkpoint.npz
+
+def rewrite_checkpoint(folder: Path, change) -> None:
+    """Load the checkpoint's arrays; `change(arrays, state)` edits them in place or returns a new state."""
+    path = folder / "checkpoint.npz"
+    with np.load(path) as f:
+        arrays = {k: f[k] for k in f.files}
+    state = json.loads(str(arrays["state"]))
+    new = change(arrays, state)
+    arrays["state"] = np.array(json.dumps(state if new is None else new))
+    np.savez(path, **arrays)
+
+
+def edit_config(folder: Path, change) -> None:
+    config = yaml.safe_load((folder / "config.yaml").read_text())
+    change(config)
+    (folder / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def test_an_undamaged_copy_resumes(run):
+    assert resume(run).exit_code == 0
+    assert json.loads((run / "results.json").read_text())["status"] == "completed"
+
+
+def test_an_empty_checkpoint_is_refused(run):
+    (run / "checkpoint.npz").write_bytes(b"")
+    refused(resume(run), run / "checkpoint.npz", "damaged checkpoint: the file is empty")
+
+
+@pytest.mark.parametrize("name", ["weight_3", "optimizer_13", "callback.DivergenceGuard.point1_weight_2"])
+def test_a_missing_array_is_named(run, name):
+    def drop(arrays, state):
+        del arrays[name]
+
+    rewrite_checkpoint(run, drop)
+    refused(resume(run), run / "checkpoint.npz", f"damaged checkpoint: array {name} is missing")
+
+
+@pytest.mark.parametrize("missing", [None, "weight_3"])
+def test_a_checkpoint_from_before_layouts_were_kept_counts_as_its_own_layout(run, missing):
+    def drop(arrays, state):
+        del arrays["layout"]
+        if missing:
+            del arrays[missing]
+
+    rewrite_checkpoint(run, drop)
+    if missing:
+        refused(resume(run), run / "checkpoint.npz", f"damaged checkpoint: array {missing} is missing")
+    else:
+        assert resume(run).exit_code == 0
+
+
+def test_an_array_of_the_wrong_shape_is_damage(run):
+    rewrite_checkpoint(run, lambda arrays, state: arrays.update(weight_1=arrays["weight_1"][:3]))
+    refused(resume(run), run / "checkpoint.npz", "damaged checkpoint: weight_1 is 3")
+
+
+@pytest.mark.parametrize("change, says", [
+    (lambda c: c["model"]["layers"][0]["Conv2D"].update(filters=4), "weight_0 (conv2d/kernel) is 3×3×1×8 in the "
+                                                                    "checkpoint, 3×3×1×4 in the model"),
+    (lambda c: c["model"]["layers"].insert(-1, {"Dense": {"units": 4}}), "it holds 6 weights, the model has 8"),
+    (lambda c: c["train"].update(optimizer="SGD"), "optimizer variables"),
+], ids=["filters", "a layer more", "optimizer"])
+def test_a_config_edited_to_another_model_no_longer_fits_the_checkpoint(run, change, says):
+    edit_config(run, change)
+    refused(resume(run), run / "checkpoint.npz", "the checkpoint does not fit the model in config.yaml", says)
+
+
+@pytest.mark.parametrize("state, says", [
+    ([1, 2], "its state is a JSON array, not an object"),
+    ({"wall_seconds": 1.0, "callbacks": {}}, "its state has no epoch"),
+    ("epoch as text", 'its state has epoch "2", not a whole number'),
+    (-2, "its state has epoch -2, not a whole number"),
+], ids=["array", "no epoch", "text epoch", "negative epoch"])
+def test_a_state_that_is_not_an_object_or_has_a_bad_epoch_is_refused(run, state, says):
+    def change(arrays, saved):
+        if state == "epoch as text":
+            return {**saved, "epoch": "2"}
+        if isinstance(state, int):
+            return {**saved, "epoch": state}
+        return state
+
+    rewrite_checkpoint(run, change)
+    refused(resume(run), run / "checkpoint.npz", f"damaged checkpoint: {says}")
+    assert len((run / "metrics.csv").read_text().splitlines()) == EPOCHS + 1  # untouched
+
+
+def test_a_checkpoint_past_train_epochs_is_refused(run):
+    rewrite_checkpoint(run, lambda arrays, state: {**state, "epoch": EPOCHS + 10})
+    refused(resume(run), run / "checkpoint.npz", f"at epoch {EPOCHS + 10}, past train.epochs ({EPOCHS})")
+
+
+def test_state_that_is_not_json_is_refused(run):
+    path = run / "checkpoint.npz"
+    with np.load(path) as f:
+        arrays = {k: f[k] for k in f.files}
+    np.savez(path, **{**arrays, "state": np.array("{epoch: 2")})
+    refused(resume(run), path, "damaged checkpoint: its state is not JSON")
+
+
+def test_damaged_callback_counters_are_refused(run):
+    def change(arrays, state):
+        state["callbacks"]["BestCheckpoint"]["best"] = "low"
+
+    rewrite_checkpoint(run, change)
+    refused(resume(run), run / "checkpoint.npz", "BestCheckpoint's best is \"low\", not a number")
