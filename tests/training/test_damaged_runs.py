@@ -159,3 +159,53 @@ def test_damaged_callback_counters_are_refused(run):
 
     rewrite_checkpoint(run, change)
     refused(resume(run), run / "checkpoint.npz", "BestCheckpoint's best is \"low\", not a number")
+
+
+# metrics.csv: the checkpoint at epoch N needs rows 1..N
+
+def lines(folder: Path) -> list[str]:
+    return (folder / "metrics.csv").read_text().splitlines()
+
+
+def write_lines(folder: Path, rows: list[str]) -> None:
+    (folder / "metrics.csv").write_text("".join(row + "\r\n" for row in rows))
+
+
+def test_a_blank_line_does_not_lose_a_row(run):
+    header, *rows = before = lines(run)
+    write_lines(run, [header, "", *rows, ""])
+    assert resume(run).exit_code == 0
+    assert lines(run) == before
+
+
+def test_a_row_past_the_checkpoint_is_from_the_lost_epoch_and_goes(run):
+    """The row of an epoch killed before its checkpoint, here cut off mid-line by the kill."""
+    before = lines(run)
+    write_lines(run, [*before, f"{EPOCHS + 1},0.5,0.7"])
+    assert resume(run).exit_code == 0
+    assert lines(run) == before
+
+
+@pytest.mark.parametrize("damage, line, says", [
+    (lambda h, r: [h, r[1]], None, "row 2 is missing, but the checkpoint holds 2 completed epochs"),
+    (lambda h, r: [h], None, "rows 1 to 2 are missing"),
+    (lambda h, r: [h, r[1], r[0]], 2, "row 1 is epoch 2"),
+    (lambda h, r: [h, r[0].replace(",", ",x", 1), r[1]], 2, "epoch 1's accuracy is 'x"),
+    (lambda h, r: [h, r[0].rsplit(",", 2)[0], r[1]], 2, "epoch 1's row has 6 values, the header 8"),
+    (lambda h, r: [h, r[0], "\udcff\udcfe\x00garbage"], 3, "not a line of CSV text"),
+    (lambda h, r: [], None, "empty, but the checkpoint holds 2 completed epochs"),
+], ids=["row missing", "rows missing", "out of order", "not a number", "short", "binary", "empty"])
+def test_missing_or_damaged_rows_are_refused_and_the_file_kept(run, damage, line, says):
+    header, *rows = lines(run)
+    text = "".join(row + "\r\n" for row in damage(header, rows))
+    (run / "metrics.csv").write_bytes(text.encode("utf-8", "surrogateescape"))
+    message = refused(resume(run), run / "metrics.csv", says, "cannot rebuild lost rows", "cnnctl train")
+    if line:
+        assert message.startswith(f"error: {run / 'metrics.csv'}:{line}: ")
+    assert (run / "metrics.csv").read_bytes() == text.encode("utf-8", "surrogateescape")
+
+
+def test_a_deleted_metrics_file_is_refused(run):
+    (run / "metrics.csv").unlink()
+    refused(resume(run), run / "metrics.csv", "missing, but the checkpoint holds 2 completed epochs")
+    assert not (run / "metrics.csv").exists()
