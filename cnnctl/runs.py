@@ -118,13 +118,31 @@ class RunFolder:
 
 
 def read_results(folder: Path) -> dict[str, Any]:
+    """A run's results.json: an object with a status, or a one-line refusal naming the file."""
+    path = folder / "results.json"
+    if not folder.is_dir():
+        raise CnnctlError(Problem("not a folder" if folder.exists() else "no such folder", str(folder),
+                                  hint="pass a run folder, runs/<name>"))
     try:
-        return json.loads((folder / "results.json").read_text())
+        results = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
+        if (folder / "config.yaml").is_file():
+            raise CnnctlError(Problem("missing: the run's status is unknown", str(path),
+                                      hint=_anew(folder, "restore it"))) from None
         raise CnnctlError(Problem("no results.json here: not a cnnctl run folder", str(folder),
                                   hint="pass runs/<name>")) from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CnnctlError(Problem(f"cannot read results.json: {exc}", str(folder))) from None
+    except OSError as exc:
+        raise CnnctlError(Problem(f"cannot read it: {exc.strerror or exc}", str(path))) from None
+    except ValueError as exc:  # not JSON, or not UTF-8
+        raise CnnctlError(Problem(f"damaged: not JSON ({exc})", str(path), hint=_anew(folder, "restore it"))) from None
+    if not isinstance(results, dict):
+        raise CnnctlError(Problem(f"damaged: a JSON {json_kind(results)}, not an object", str(path),
+                                  hint=_anew(folder, "restore it")))
+    for key, kind, default in (("status", str, None), ("resumed", list, [])):
+        if not isinstance(results.get(key, default), kind):
+            raise CnnctlError(Problem(f"damaged: its {key} is not a {json_kind(kind())}", str(path),
+                                      hint=_anew(folder, "restore it")))
+    return results
 
 
 def json_kind(value: Any) -> str:

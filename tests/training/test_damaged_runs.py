@@ -209,3 +209,26 @@ def test_a_deleted_metrics_file_is_refused(run):
     (run / "metrics.csv").unlink()
     refused(resume(run), run / "metrics.csv", "missing, but the checkpoint holds 2 completed epochs")
     assert not (run / "metrics.csv").exists()
+
+
+# results.json, and folders that are not runs
+
+@pytest.mark.parametrize("text, says", [
+    ("[1, 2]", "damaged: a JSON array, not an object"),
+    ('{"status": ', "damaged: not JSON"),
+    ("\xff\xfe", "damaged: not JSON"),
+    ('{"name": "smoke"}', "damaged: its status is not a string"),
+], ids=["array", "cut short", "not UTF-8", "no status"])
+def test_damaged_results_are_refused(run, text, says):
+    (run / "results.json").write_bytes(text.encode("latin-1"))
+    refused(resume(run), run / "results.json", says)
+
+
+def test_a_run_folder_without_results_is_refused(run):
+    (run / "results.json").unlink()
+    refused(resume(run), run / "results.json", "missing: the run's status is unknown")
+
+
+def test_a_folder_that_is_not_a_run_is_refused(tmp_path):
+    refused(resume(tmp_path), tmp_path, "not a cnnctl run folder")
+    refused(resume(tmp_path / "nowhere"), tmp_path / "nowhere", "no such folder")
