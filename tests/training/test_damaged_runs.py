@@ -232,3 +232,48 @@ def test_a_run_folder_without_results_is_refused(run):
 def test_a_folder_that_is_not_a_run_is_refused(tmp_path):
     refused(resume(tmp_path), tmp_path, "not a cnnctl run folder")
     refused(resume(tmp_path / "nowhere"), tmp_path / "nowhere", "no such folder")
+
+
+# model.keras and best.keras
+
+def evaluate(folder: Path, *args: str):
+    return cli("evaluate", folder, *args)
+
+
+@pytest.mark.parametrize("name", ["model.keras", "best.keras"])
+@pytest.mark.parametrize("damage", ["truncated", "not a zip"])
+def test_a_damaged_model_file_is_refused(run, name, damage):
+    path = run / name
+    whole = path.read_bytes()
+    path.write_bytes(whole[: len(whole) // 2] if damage == "truncated" else b"not a model")
+    refused(evaluate(run, *(["--best"] if name == "best.keras" else [])), path, "damaged model file")
+
+
+def test_a_model_file_with_a_lambda_layer_is_refused_as_code(run):
+    from cnnctl.keras_catalog import keras
+
+    k = keras()
+    model = k.saving.load_model(run / "model.keras")
+    images = k.Input(model.input.shape[1:])
+    wrapped = k.Model(images, model(k.layers.Lambda(lambda x: x * 1.0)(images)))
+    wrapped.compile(loss="categorical_crossentropy", metrics=["accuracy"])
+    wrapped.save(run / "model.keras")
+    refused(evaluate(run), run / "model.keras", "holds code", "safe mode refuses to run")
+
+
+@pytest.mark.parametrize("change, says", [
+    (lambda c: c["model"].update(input_shape=[20, 20, 1]), "it takes 16×16×1 images, config.yaml's are 20×20×1"),
+    (lambda c: (c["data"]["synthetic"].update(classes=3), c["model"]["layers"][-1]["Dense"].update(units=3)),
+     "it gives 4 outputs, the data has 3 classes"),
+], ids=["input shape", "classes"])
+def test_a_model_file_that_does_not_fit_an_edited_config_is_refused(run, change, says):
+    edit_config(run, change)
+    refused(evaluate(run), run / "model.keras", "the model file does not fit config.yaml", says)
+
+
+def test_a_model_file_is_scored_with_its_own_loss_whatever_config_yaml_says_now(run):
+    expected = cli("evaluate", run, "--json")
+    edit_config(run, lambda c: c["train"].update(loss="sparse_categorical_crossentropy"))
+    result = cli("evaluate", run, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == json.loads(expected.output)
