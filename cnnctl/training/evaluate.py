@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,9 @@ def load_saved_model(path: Path) -> Any:
         raise _damaged(path, f"{broken} in it fails its checksum" if broken else f"it holds no {lacking[0]}")
     try:
         return keras_catalog.keras().saving.load_model(path, safe_mode=True)
+    except (json.JSONDecodeError, OSError) as exc:  # a whole archive around a damaged config or weights file
+        first = (str(exc) or type(exc).__name__).splitlines()[0]
+        raise _damaged(path, f"its config or weights cannot be read ({first})") from None
     except ValueError as exc:
         if "safe_mode" not in str(exc):
             raise

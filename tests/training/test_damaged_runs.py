@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -249,16 +250,34 @@ def test_a_damaged_model_file_is_refused(run, name, damage):
     refused(evaluate(run, *(["--best"] if name == "best.keras" else [])), path, "damaged model file")
 
 
-def test_a_model_file_with_a_lambda_layer_is_refused_as_code(run):
+@pytest.mark.parametrize("member, damage", [("config.json", b"{not json"), ("model.weights.h5", None)],
+                         ids=["config", "weights"])
+def test_a_whole_archive_around_a_damaged_member_is_refused(run, member, damage):
+    path = run / "model.keras"
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    members[member] = damage or members[member][:1000]
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    refused(evaluate(run), path, "damaged model file")
+
+
+@pytest.mark.parametrize("function, says", [
+    ("a lambda", "holds code (a Lambda layer's Python function) that Keras' safe mode refuses to run"),
+    ("a named function", "names a layer, class or function that neither Keras nor a --plugin module offers"),
+])
+def test_a_model_file_with_a_lambda_layer_is_refused(run, function, says):
     from cnnctl.keras_catalog import keras
 
     k = keras()
     model = k.saving.load_model(run / "model.keras")
     images = k.Input(model.input.shape[1:])
-    wrapped = k.Model(images, model(k.layers.Lambda(lambda x: x * 1.0)(images)))
+    layer = k.layers.Lambda(k.ops.abs if function == "a named function" else lambda x: x * 1.0)
+    wrapped = k.Model(images, model(layer(images)))
     wrapped.compile(loss="categorical_crossentropy", metrics=["accuracy"])
     wrapped.save(run / "model.keras")
-    refused(evaluate(run), run / "model.keras", "holds code", "safe mode refuses to run")
+    refused(evaluate(run), run / "model.keras", says)
 
 
 @pytest.mark.parametrize("change, says", [
