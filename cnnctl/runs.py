@@ -28,6 +28,7 @@ from cnnctl.errors import CnnctlError, Problem
 from cnnctl.runfiles import write_atomic, writing
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+METRICS = "metrics.csv"
 
 
 LOCK = ".lock"
@@ -46,10 +47,15 @@ class RunFolder:
     @classmethod
     def open(cls, path: Path) -> "RunFolder":
         """An existing run folder, locked for writing (`cnnctl resume`)."""
+        if not path.is_dir():
+            raise CnnctlError(Problem("not a folder" if path.exists() else "no such folder", str(path),
+                                      hint="pass a run folder, runs/<name>"))
         if not (path / "config.yaml").is_file():
-            what = "an empty run folder: it was stopped before it started" if path.is_dir() and not any(
-                p for p in path.iterdir() if p.name != LOCK) else "no config.yaml here: not a cnnctl run folder"
-            raise CnnctlError(Problem(what, str(path), hint="pass runs/<name>, or train the config again"))
+            if [p.name for p in path.iterdir()] == [LOCK]:  # claimed, then stopped before its config was written
+                raise CnnctlError(Problem("this run was stopped before it started: nothing to resume", str(path),
+                                          hint="train the config again"))
+            raise CnnctlError(Problem("no config.yaml here: not a cnnctl run folder", str(path),
+                                      hint="pass runs/<name>"))
         folder = cls(path)
         folder.lock()
         return folder
@@ -121,7 +127,7 @@ class RunFolder:
 
     def append_metrics(self, row: dict[str, Any]) -> None:
         """One row per epoch, flushed and synced, so a crash keeps every finished epoch."""
-        path = self.path / "metrics.csv"
+        path = self.path / METRICS
         new = self._csv_fields is None
         if new:
             self._csv_fields = list(row)
@@ -133,22 +139,31 @@ class RunFolder:
             f.flush()
             os.fsync(f.fileno())
 
-    def read_metrics(self) -> list[dict[str, Any]]:
-        """The rows written so far (on resume), numbers as floats."""
-        path = self.path / "metrics.csv"
+    def read_metrics(self) -> list[dict[str, float]]:
+        """The rows written so far (on resume, those `keep_metrics` kept), numbers as floats."""
+        path = self.path / METRICS
         if not path.exists():
             return []
-        with path.open(newline="") as f:
-            reader = csv.DictReader(f)
-            self._csv_fields = list(reader.fieldnames or [])
-            return [{k: float(v) for k, v in row.items()} for row in reader]
+        fields, _, rows = _metrics(path)
+        self._csv_fields = fields
+        return [dict(zip(fields, row)) for row in rows]
 
     def keep_metrics(self, epochs: int) -> None:
-        """Keep the header and the first `epochs` rows: a row past the checkpoint belongs to a lost epoch."""
-        path = self.path / "metrics.csv"
-        if path.exists():
-            lines = path.read_text().splitlines(keepends=True)
-            write_atomic(path, "".join(lines[: epochs + 1]))
+        """Check rows 1 to `epochs`, the epochs the checkpoint holds, and keep exactly them.
+
+        A row is written before its epoch's checkpoint, so rows past `epochs` are from the epoch cut
+        short and go. A row missing or damaged before them is an epoch whose values are gone: refuse,
+        rather than resume into a metrics.csv with a hole. Blank lines are dropped.
+        """
+        path = self.path / METRICS
+        if epochs == 0:  # nothing completed: the first row writes the header anew
+            with writing(path):
+                path.unlink(missing_ok=True)
+            return
+        if not path.exists():
+            raise _lost(path, None, f"missing, but {_holds(epochs)}")
+        _, lines, _ = _metrics(path, epochs)
+        write_atomic(path, "".join(line + "\r\n" for line in lines))
 
     def save_model(self, model: Any, name: str) -> None:
         """Save to a temporary `.keras` file, then rename over the old one."""
@@ -162,13 +177,96 @@ class RunFolder:
 
 
 def read_results(folder: Path) -> dict[str, Any]:
+    """A run's results.json: an object with a status, or a one-line refusal naming the file."""
+    path = folder / "results.json"
+    if not folder.is_dir():
+        raise CnnctlError(Problem("not a folder" if folder.exists() else "no such folder", str(folder),
+                                  hint="pass a run folder, runs/<name>"))
     try:
-        return json.loads((folder / "results.json").read_text())
+        results = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
+        if (folder / "config.yaml").is_file():
+            raise CnnctlError(Problem("missing: the run's status is unknown", str(path),
+                                      hint=_anew(folder, "restore it"))) from None
         raise CnnctlError(Problem("no results.json here: not a cnnctl run folder", str(folder),
                                   hint="pass runs/<name>")) from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CnnctlError(Problem(f"cannot read results.json: {exc}", str(folder))) from None
+    except OSError as exc:
+        raise CnnctlError(Problem(f"cannot read it: {exc.strerror or exc}", str(path))) from None
+    except ValueError as exc:  # not JSON, or not UTF-8
+        raise CnnctlError(Problem(f"damaged: not JSON ({exc})", str(path), hint=_anew(folder, "restore it"))) from None
+    if not isinstance(results, dict):
+        raise CnnctlError(Problem(f"damaged: a JSON {json_kind(results)}, not an object", str(path),
+                                  hint=_anew(folder, "restore it")))
+    for key, kind, default in (("status", str, None), ("resumed", list, [])):
+        if not isinstance(results.get(key, default), kind):
+            raise CnnctlError(Problem(f"damaged: its {key} is not a {json_kind(kind())}", str(path),
+                                      hint=_anew(folder, "restore it")))
+    return results
+
+
+def json_kind(value: Any) -> str:
+    """What a JSON value is, in JSON's words, for messages."""
+    kinds = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+    return "null" if value is None else kinds.get(type(value), type(value).__name__)
+
+
+def _metrics(path: Path, count: int | None = None) -> tuple[list[str], list[str], list[list[float]]]:
+    """The columns, the header and first `count` rows as lines (all rows when None), and their numbers.
+
+    Each row must be whole and numeric, its epoch the row's number (1, 2, ...), blank lines aside;
+    lines past `count` are not read at all (a row cut off by a kill may be there).
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CnnctlError(Problem(f"cannot read it: {exc.strerror or exc}", str(path))) from None
+    numbered = [(n, line.rstrip(b"\r")) for n, line in enumerate(raw.split(b"\n"), 1) if line.strip()]
+    if not numbered:
+        raise _lost(path, None, "empty" + (f", but {_holds(count)}" if count else ""))
+    fields = _cells(path, *numbered[0])
+    wanted = [f for f in ("epoch", "loss", "lr", "seconds", "images_per_second") if f not in fields]
+    if fields[:1] != ["epoch"] or wanted or len(set(fields)) != len(fields):
+        raise _lost(path, numbered[0][0], "the header is not epoch, loss, ..., lr, seconds, images_per_second")
+    rows = numbered[1:] if count is None else numbered[1:count + 1]
+    if count is not None and len(rows) < count:
+        lost = f"row {count} is" if len(rows) + 1 == count else f"rows {len(rows) + 1} to {count} are"
+        raise _lost(path, None, f"{lost} missing, but {_holds(count)}")
+    numbers = []
+    for epoch, (n, line) in enumerate(rows, 1):
+        cells = _cells(path, n, line)
+        if len(cells) != len(fields):
+            raise _lost(path, n, f"epoch {epoch}'s row has {len(cells)} values, the header {len(fields)}")
+        values = []
+        for field, cell in zip(fields, cells):
+            try:
+                values.append(float(cell))
+            except ValueError:
+                raise _lost(path, n, f"epoch {epoch}'s {field} is {cell!r}, not a number") from None
+        if values[0] != epoch:
+            raise _lost(path, n, f"row {epoch} is epoch {cells[0]}: rows must be epochs 1, 2, 3, ... in order")
+        numbers.append(values)
+    return fields, [line.decode() for _, line in [numbered[0], *rows]], numbers
+
+
+def _cells(path: Path, n: int, line: bytes) -> list[str]:
+    try:
+        return next(csv.reader([line.decode("utf-8")]))
+    except (UnicodeDecodeError, csv.Error, StopIteration):
+        raise _lost(path, n, "not a line of CSV text") from None
+
+
+def _lost(path: Path, line: int | None, what: str) -> CnnctlError:
+    """metrics.csv lacks rows the checkpoint counts on: refused, as those values cannot be rebuilt."""
+    return CnnctlError(Problem(what, str(path), line=line, hint=_anew(
+        path.parent, "resume cannot rebuild lost rows: restore or repair metrics.csv")))
+
+
+def _holds(epochs: int) -> str:
+    return f"the checkpoint holds {epochs} completed epoch{'' if epochs == 1 else 's'}"
+
+
+def _anew(folder: Path, fix: str) -> str:
+    return f"{fix}, or start anew with `cnnctl train {folder / 'config.yaml'}`"
 
 
 def environment(config_source: str) -> dict[str, Any]:

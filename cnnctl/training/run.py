@@ -108,7 +108,10 @@ def resume(folder: str | Path, device: str = "auto", say: Say = lambda line, kin
 def _resume(run: RunFolder, device: str, say: Say, progress: Any, stops: "_StopRequests") -> Run:
     from cnnctl.training.checkpoint import CHECKPOINT, load_checkpoint
 
-    results = read_results(run.path) if (run.path / "results.json").exists() else None
+    # results.json comes before the first checkpoint: a run stopped between them is resumed from its
+    # start; with a checkpoint, a missing results.json has been lost, and read_results says so.
+    started = (run.path / "results.json").exists() or (run.path / CHECKPOINT).exists()
+    results = read_results(run.path) if started else None
     status = results.get("status") if results else "set-up"  # stopped before results.json was written
     if status not in RESUMABLE | {"running", "set-up"}:  # running: its process is gone, or it would hold the lock
         raise CnnctlError(Problem(f"this run is {status}: nothing to resume", str(run.path),
@@ -117,13 +120,9 @@ def _resume(run: RunFolder, device: str, say: Say, progress: Any, stops: "_StopR
     session = _prepare(config, device, say)
     state = None
     if (run.path / CHECKPOINT).exists():
-        state, arrays = load_checkpoint(run.path, session.model)
+        state, arrays = load_checkpoint(run.path, session.model, config.train.epochs)
         state["arrays"] = arrays
     epoch = state["epoch"] if state else 0
-    if epoch > config.train.epochs:
-        raise CnnctlError(Problem(f"the checkpoint is at epoch {epoch} but config.yaml asks for "
-                                  f"{config.train.epochs} epochs", str(run.path / "config.yaml"),
-                                  hint=f"set train.epochs to {epoch} or more"))
     run.keep_metrics(epoch)
     if results is None:
         _write_summary(run, session)

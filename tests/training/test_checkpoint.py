@@ -20,17 +20,29 @@ def model(seed: int):
     return m
 
 
+def run_callbacks(m) -> tuple[dict, dict]:
+    """The callbacks' part of a run's checkpoint: the divergence guard's one restore point, and
+    EarlyStopping's counter and best weights."""
+    weights, optimizer = m.get_weights(), [v.numpy() for v in m.optimizer.variables]
+    guard = {"reference": 1.2, "halvings": [], "restored_from": None,
+             "points": [{"epoch": 0, "check_loss": 1.2, "weights": len(weights), "optimizer": len(optimizer)}]}
+    arrays = {f"DivergenceGuard.point0_weight_{i}": w for i, w in enumerate(weights)}
+    arrays |= {f"DivergenceGuard.point0_optimizer_{i}": v for i, v in enumerate(optimizer)}
+    arrays |= {f"EarlyStopping.best_weights_{i}": w for i, w in enumerate(weights)}
+    return {"DivergenceGuard": guard, "EarlyStopping": {"wait": 1, "best_weights": len(weights)}}, arrays
+
+
 def test_a_checkpoint_restores_weights_optimizer_and_dropout_state_in_a_fresh_model(tmp_path):
     trained = model(0)
     x, y = np.random.default_rng(0).random((8, 6, 6, 1)), np.eye(3)[[0, 1, 2, 0, 1, 2, 0, 1]]
     trained.fit(x, y, epochs=2, verbose=0)
-    kept = {"EarlyStopping.best_weights_0": np.arange(6.0).reshape(2, 3)}
-    save_checkpoint(tmp_path, trained, {"epoch": 2, "callbacks": {"EarlyStopping": {"wait": 1}}}, kept)
+    counters, kept = run_callbacks(trained)
+    save_checkpoint(tmp_path, trained, {"epoch": 2, "wall_seconds": 1.5, "callbacks": counters}, kept)
     assert [p.name for p in tmp_path.iterdir()] == [CHECKPOINT]  # no temporary file left
 
     fresh = model(1)
     state, arrays = load_checkpoint(tmp_path, fresh)
-    assert state == {"epoch": 2, "callbacks": {"EarlyStopping": {"wait": 1}}}
+    assert state == {"epoch": 2, "wall_seconds": 1.5, "callbacks": counters}
     assert list(arrays) == list(kept)
     np.testing.assert_array_equal(arrays["EarlyStopping.best_weights_0"], kept["EarlyStopping.best_weights_0"])
     for a, b in zip(trained.get_weights(), fresh.get_weights()):
@@ -50,3 +62,22 @@ def test_missing_and_damaged_checkpoints_are_refused_in_one_line(tmp_path):
     (tmp_path / CHECKPOINT).write_bytes(whole[: len(whole) // 2])
     with pytest.raises(CnnctlError, match="damaged checkpoint"):
         load_checkpoint(tmp_path, model(0))
+
+
+def test_a_checkpoint_is_checked_whole_before_anything_is_assigned(tmp_path):
+    """A damaged last array is found before the weights are set: the model is left as it was."""
+    trained = model(0)
+    counters, kept = run_callbacks(trained)
+    save_checkpoint(tmp_path, trained, {"epoch": 1, "wall_seconds": 1.0, "callbacks": counters}, kept)
+    with np.load(tmp_path / CHECKPOINT) as f:
+        arrays = {k: f[k] for k in f.files}
+    last = f"optimizer_{len(trained.optimizer.variables) - 1}"
+    del arrays[last]
+    np.savez(tmp_path / CHECKPOINT, **arrays)
+
+    fresh = model(1)
+    before = fresh.get_weights()
+    with pytest.raises(CnnctlError, match=f"damaged checkpoint: array {last} is missing"):
+        load_checkpoint(tmp_path, fresh)
+    for a, b in zip(before, fresh.get_weights()):
+        np.testing.assert_array_equal(a, b)

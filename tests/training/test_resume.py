@@ -160,7 +160,7 @@ def test_second_ctrl_c_stops_at_once_and_leaves_a_resumable_folder(reference, tm
     assert "Traceback" not in out.read_text()
     results = json.loads((folder / "results.json").read_text())
     assert results["status"] == "interrupted"
-    assert not [p.name for p in folder.iterdir() if p.name.startswith(".")]  # no temporary files left
+    assert not [p.name for p in folder.iterdir() if ".tmp" in p.name]  # no temporary files left
     resumed = cli("resume", folder, "--quiet", "--device", "cpu")
     assert resumed.exit_code == 0, resumed.output + repr(resumed.exception)
     assert metrics(folder) == expected
