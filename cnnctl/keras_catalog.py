@@ -75,6 +75,12 @@ def _namespace(kind: str) -> tuple[ModuleType, type]:
     return tuple(functools.reduce(getattr, path.split("."), keras()) for path in NAMESPACES[kind])
 
 
+def _module(kind: str) -> ModuleType:
+    """`keras.<kind>`: a namespace of NAMESPACES, or one without a base class (`activations`)."""
+    path = NAMESPACES[kind][0] if kind in NAMESPACES else kind
+    return functools.reduce(getattr, path.split("."), keras())
+
+
 @functools.cache
 def classes(kind: str) -> dict[str, type]:
     """Public classes of a Keras namespace that subclass its base class (aliases included)."""
@@ -306,12 +312,16 @@ def loss_class(name: str) -> str:
 
 
 def known_by_keras(kind: str, name: str) -> bool:
-    """Does Keras' own `get` accept this string (`mse`, `acc`, `categorical_crossentropy`)?"""
-    module, _ = _namespace(kind)
-    getter = getattr(module, "get", None)
+    """Does Keras' own `get` accept this string (`mse`, `accuracy`, `categorical_crossentropy`, `relu`)?
+
+    `get` builds the object it names, so a name whose class cannot be built
+    without arguments fails with whatever its constructor raises (`optimizermap`:
+    a KeyError): a name `get` cannot turn into an object is not one it accepts.
+    """
+    getter = getattr(_module(kind), "get", None)
     if getter is None:
         return False
     try:
         return getter(name) is not None
-    except (ValueError, TypeError):
+    except Exception:  # noqa: BLE001 - see above: any failure of `get` means "not a name Keras resolves"
         return False
