@@ -29,7 +29,7 @@ NAMESPACES: dict[str, tuple[str, str]] = {
 }
 
 SINGULAR = {"layers": "layer", "losses": "loss", "optimizers": "optimizer", "metrics": "metric",
-            "schedules": "learning-rate schedule", "callbacks": "callback"}
+            "schedules": "learning-rate schedule", "callbacks": "callback", "activations": "activation"}
 
 # Layers that wrap Python code, foreign frameworks or files on disk: a config
 # must not be able to run code or load objects the user did not choose.
@@ -267,13 +267,17 @@ def value_matches(value: Any, types: tuple[str, ...]) -> bool:
     return any(checks[t](value) for t in types)
 
 
+# Namespaces whose class names match in any case (`sgd`, `Adam`, `RMSPROP`), as Keras' own `get` allows.
+CASE_INSENSITIVE = frozenset({"optimizers"})
+
+
 def lookup_class(kind: str, name: str) -> type | None:
     """The class `name` names. Optimizers match case-insensitively (`sgd`, as Keras' `get` allows);
     other names must match exactly, so `accuracy` stays the string `compile` resolves by the loss."""
     classes_ = classes(kind)
     if name in classes_:
         return classes_[name]
-    if kind == "optimizers":
+    if kind in CASE_INSENSITIVE:
         return {k.lower(): c for k, c in classes_.items()}.get(name.lower())
     return None
 
@@ -325,3 +329,17 @@ def known_by_keras(kind: str, name: str) -> bool:
         return getter(name) is not None
     except Exception:  # noqa: BLE001 - see above: any failure of `get` means "not a name Keras resolves"
         return False
+
+
+@functools.cache
+def resolvable_names(kind: str) -> tuple[str, ...]:
+    """Every string Keras' own `get` resolves in `keras.<kind>` (`activations` too), sorted.
+
+    Aliases such as the loss `mse` are in no public namespace: they are keys of
+    the table `get` looks names up in, so that table (the module global that
+    `get` reads) supplies the candidates and `get` itself says which it accepts.
+    The schema's lists of names come from here, so they are Keras' own.
+    """
+    getter = getattr(_module(kind), "get", None)
+    table = getattr(sys.modules.get(getattr(getter, "__module__", "")), "ALL_OBJECTS_DICT", {})
+    return tuple(sorted(name for name in table if known_by_keras(kind, name)))
