@@ -9,6 +9,7 @@ Keras (and so TensorFlow) is imported on first use only.
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import inspect
 import os
@@ -325,10 +326,26 @@ def known_by_keras(kind: str, name: str) -> bool:
     getter = getattr(_module(kind), "get", None)
     if getter is None:
         return False
+    with _object_names_kept():
+        try:
+            return getter(name) is not None
+        except Exception:  # noqa: BLE001 - see above: any failure of `get` means "not a name Keras resolves"
+            return False
+
+
+@contextlib.contextmanager
+def _object_names_kept():
+    """Keras numbers the objects it names itself (`auc`, `auc_1`, ...) in one table per process, and `get`
+    builds the object a name stands for: without this, asking about `auc` would make the next `AUC()`
+    the user builds `auc_1`. The table (Keras' `naming.uniquify` keeps it) is put back as it was."""
+    from keras.src.backend.common import global_state
+
+    saved = global_state.get_global_attribute("object_name_uids")
+    kept = None if saved is None else copy.copy(saved)
     try:
-        return getter(name) is not None
-    except Exception:  # noqa: BLE001 - see above: any failure of `get` means "not a name Keras resolves"
-        return False
+        yield
+    finally:
+        global_state.set_global_attribute("object_name_uids", kept)
 
 
 @functools.cache

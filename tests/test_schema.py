@@ -166,3 +166,17 @@ def test_schema_accepts_exactly_the_activations_keras_accepts(validator):
             return False
 
     assert _disagreements(schema.is_valid, keras_accepts, [*names, None]) == []
+
+
+def test_asking_keras_for_its_names_leaves_the_names_of_later_objects_alone():
+    """Keras' `get` builds what it resolves, and Keras numbers the objects it names (`auc`, `auc_1`) in one
+    table per process: generating the schema must not make a metric built later in the process `auc_1`."""
+    from keras.src.backend.common import global_state  # the table `keras.src.utils.naming.uniquify` keeps
+
+    def table() -> dict:
+        return dict(global_state.get_global_attribute("object_name_uids") or {})
+
+    before = table()
+    keras_catalog.resolvable_names.cache_clear()
+    assert "auc" in keras_catalog.resolvable_names("metrics")
+    assert table() == before
