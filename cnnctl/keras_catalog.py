@@ -30,7 +30,7 @@ NAMESPACES: dict[str, tuple[str, str]] = {
 }
 
 SINGULAR = {"layers": "layer", "losses": "loss", "optimizers": "optimizer", "metrics": "metric",
-            "schedules": "learning-rate schedule", "callbacks": "callback", "activations": "activation"}
+            "schedules": "learning-rate schedule", "callbacks": "callback"}
 
 # Layers that wrap Python code, foreign frameworks or files on disk: a config
 # must not be able to run code or load objects the user did not choose.
