@@ -9,6 +9,7 @@ Keras (and so TensorFlow) is imported on first use only.
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import inspect
 import os
@@ -73,6 +74,12 @@ def _muted_stderr(mute: bool):
 
 def _namespace(kind: str) -> tuple[ModuleType, type]:
     return tuple(functools.reduce(getattr, path.split("."), keras()) for path in NAMESPACES[kind])
+
+
+def _module(kind: str) -> ModuleType:
+    """`keras.<kind>`: a namespace of NAMESPACES, or one without a base class (`activations`)."""
+    path = NAMESPACES[kind][0] if kind in NAMESPACES else kind
+    return functools.reduce(getattr, path.split("."), keras())
 
 
 @functools.cache
@@ -257,13 +264,17 @@ def value_matches(value: Any, types: tuple[str, ...]) -> bool:
     return any(checks[t](value) for t in types)
 
 
+# Namespaces whose class names match in any case (`sgd`, `Adam`, `RMSPROP`), as Keras' own `get` allows.
+CASE_INSENSITIVE = frozenset({"optimizers"})
+
+
 def lookup_class(kind: str, name: str) -> type | None:
     """The class `name` names. Optimizers match case-insensitively (`sgd`, as Keras' `get` allows);
     other names must match exactly, so `accuracy` stays the string `compile` resolves by the loss."""
     classes_ = classes(kind)
     if name in classes_:
         return classes_[name]
-    if kind == "optimizers":
+    if kind in CASE_INSENSITIVE:
         return {k.lower(): c for k, c in classes_.items()}.get(name.lower())
     return None
 
@@ -302,12 +313,46 @@ def loss_class(name: str) -> str:
 
 
 def known_by_keras(kind: str, name: str) -> bool:
-    """Does Keras' own `get` accept this string (`mse`, `acc`, `categorical_crossentropy`)?"""
-    module, _ = _namespace(kind)
-    getter = getattr(module, "get", None)
+    """Does Keras' own `get` accept this string (`mse`, `accuracy`, `categorical_crossentropy`, `relu`)?
+
+    `get` builds the object it names, so a name whose class cannot be built
+    without arguments fails with whatever its constructor raises (`optimizermap`:
+    a KeyError): a name `get` cannot turn into an object is not one it accepts.
+    """
+    getter = getattr(_module(kind), "get", None)
     if getter is None:
         return False
+    with _object_names_kept():
+        try:
+            return getter(name) is not None
+        except Exception:  # noqa: BLE001 - see above: any failure of `get` means "not a name Keras resolves"
+            return False
+
+
+@contextlib.contextmanager
+def _object_names_kept():
+    """Keras numbers the objects it names itself (`auc`, `auc_1`, ...) in one table per process, and `get`
+    builds the object a name stands for: without this, asking about `auc` would make the next `AUC()`
+    the user builds `auc_1`. The table (Keras' `naming.uniquify` keeps it) is put back as it was."""
+    from keras.src.backend.common import global_state
+
+    saved = global_state.get_global_attribute("object_name_uids")
+    kept = None if saved is None else copy.copy(saved)
     try:
-        return getter(name) is not None
-    except (ValueError, TypeError):
-        return False
+        yield
+    finally:
+        global_state.set_global_attribute("object_name_uids", kept)
+
+
+@functools.cache
+def resolvable_names(kind: str) -> tuple[str, ...]:
+    """Every string Keras' own `get` resolves in `keras.<kind>` (`activations` too), sorted.
+
+    Aliases such as the loss `mse` are in no public namespace: they are keys of
+    the table `get` looks names up in, so that table (the module global that
+    `get` reads) supplies the candidates and `get` itself says which it accepts.
+    The schema's lists of names come from here, so they are Keras' own.
+    """
+    getter = getattr(_module(kind), "get", None)
+    table = getattr(sys.modules.get(getattr(getter, "__module__", "")), "ALL_OBJECTS_DICT", {})
+    return tuple(sorted(name for name in table if known_by_keras(kind, name)))

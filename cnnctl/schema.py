@@ -2,14 +2,17 @@
 
 Sections, keys, types, defaults and descriptions come from `cnnctl.config.spec`
 (the validator's own definitions); layer, optimizer, loss, metric and schedule
-classes and their arguments come from Keras at generation time.
+classes and their arguments, and every other name Keras resolves (`mse`, `relu`),
+come from Keras at generation time. The names are closed lists, as in cnnctl's
+validator, so an editor marks a misspelt one where it is typed.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from cnnctl import __version__, keras_catalog
 from cnnctl.config.data import NOT_FROM_CONFIG, augmentation_layers
@@ -28,24 +31,28 @@ def json_schema() -> dict[str, Any]:
                           "regenerate with `cnnctl schema --output cnnctl/cnnctl.schema.json`.")
     schema["patternProperties"] = {f"^{EXTENSION_PREFIX}": {"description": "Ignored by cnnctl: a place for YAML anchors."}}
     defs = schema["$defs"]
-    defs["Layer"] = _layer_entry()
-    defs["ModelSection"]["properties"]["layers"]["items"] = {
-        "anyOf": [{"$ref": "#/$defs/Layer"}, {"type": "array", "items": {"$ref": "#/$defs/Layer"},
-                                              "description": "A block of layers, spliced in place (YAML alias)."}]}
-    defs["DataSection"]["properties"]["augment"]["items"] = _augmentation_entry()
+    defs["Activation"] = _activation()
+    defs["Layer"] = _named("layer", "keras.layers", keras_catalog.classes("layers"), extra=_LAYER_KEYS,
+                           skip={"data_format", "name"},
+                           description="A Keras layer: `ClassName` or `ClassName: {argument: value, ...}`.")
+    # A nested list (a block under a YAML anchor) is spliced in place, at any depth.
+    defs["LayerOrBlock"] = {"if": {"type": "array"},
+                            "then": {"description": "A block of layers, spliced in place (YAML alias).",
+                                     "items": {"$ref": "#/$defs/LayerOrBlock"}},
+                            "else": {"$ref": "#/$defs/Layer"}}
+    defs["ModelSection"]["properties"]["layers"]["items"] = {"$ref": "#/$defs/LayerOrBlock"}
+    defs["DataSection"]["properties"]["augment"]["items"] = _named(
+        "augmentation layer", "Keras' image preprocessing layers", augmentation_layers(), skip=set(NOT_FROM_CONFIG),
+        description="A Keras image preprocessing layer: `RandomFlip` or `RandomFlip: {mode: horizontal}`.")
     train = defs["TrainSection"]["properties"]
     train["optimizer"] = _component("optimizers", train["optimizer"]["description"], train["optimizer"].get("default"))
     train["loss"] = _component("losses", train["loss"]["description"], train["loss"].get("default"))
     train["metrics"]["items"] = _component("metrics", "A Keras metric by name, or a metric class with arguments.")
-    plateau = keras_catalog.classes("callbacks")[PLATEAU]
-    schedule = _component("schedules", train["lr_schedule"]["description"])
-    schedule["anyOf"] = [{"const": PLATEAU}, _class_entry(PLATEAU, plateau, {}, skip=set()), *schedule["anyOf"][1:],
-                         {"type": "null"}]
-    train["lr_schedule"] = schedule
-    stopping = keras_catalog.classes("callbacks")["EarlyStopping"]
+    schedules = {PLATEAU: keras_catalog.classes("callbacks")[PLATEAU], **keras_catalog.classes("schedules")}
+    train["lr_schedule"] = _named("learning-rate schedule", f"keras.optimizers.schedules (or {PLATEAU})", schedules,
+                                  nullable=True, description=train["lr_schedule"]["description"])
     train["early_stopping"] = {"description": train["early_stopping"]["description"],
-                               "anyOf": [_class_entry("EarlyStopping", stopping, {}, skip=set())["properties"]
-                                         ["EarlyStopping"], {"type": "null"}]}
+                               **_arguments(keras_catalog.classes("callbacks")["EarlyStopping"], nullable=True)}
     return schema
 
 
@@ -53,63 +60,118 @@ def schema_text() -> str:
     return json.dumps(json_schema(), indent=1, ensure_ascii=False, sort_keys=False) + "\n"
 
 
-def _layer_entry() -> dict[str, Any]:
-    classes = keras_catalog.classes("layers")
-    no_args_needed = [n for n, c in classes.items() if not any(a.required for a in keras_catalog.arguments(c).values())]
-    extra = {
-        "name": {"type": "string", "description": "The layer's name, for `inputs:` of later layers."},
-        "inputs": {"description": f"Earlier layers this one takes as input (`{INPUT}` is the model input); "
-                                  "default: the layer above.",
-                   "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]},
-    }
-    variants: list[dict[str, Any]] = [{"type": "string", "enum": sorted(no_args_needed),
-                                       "description": "A Keras layer with default arguments."}]
-    variants += [_class_entry(name, cls, extra, skip={"data_format", "name"}) for name, cls in sorted(classes.items())]
-    return {"description": "A Keras layer: `ClassName` or `ClassName: {argument: value, ...}`.", "anyOf": variants}
+_LAYER_KEYS = {
+    "name": {"type": "string", "description": "The layer's name, for `inputs:` of later layers."},
+    "inputs": {"description": f"Earlier layers this one takes as input (`{INPUT}` is the model input); "
+                              "default: the layer above.",
+               "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]},
+}
 
-
-def _augmentation_entry() -> dict[str, Any]:
-    classes = augmentation_layers()
-    no_args_needed = [n for n, c in classes.items() if not any(a.required for a in keras_catalog.arguments(c).values())]
-    variants: list[dict[str, Any]] = [{"type": "string", "enum": sorted(no_args_needed)}]
-    variants += [_class_entry(name, cls, {}, skip=set(NOT_FROM_CONFIG)) for name, cls in sorted(classes.items())]
-    return {"description": "A Keras image preprocessing layer: `RandomFlip` or `RandomFlip: {mode: horizontal}`.",
-            "anyOf": variants}
+# Longer lists of names are left to completion rather than spelt out in every error message.
+_LISTED_NAMES = 40
 
 
 def _component(kind: str, description: str, default: Any = None) -> dict[str, Any]:
-    classes = keras_catalog.classes(kind)
-    names = sorted(classes) + sorted(keras_catalog.functions(kind))
-    schema: dict[str, Any] = {
-        "description": description,
-        "anyOf": [{"type": "string", "examples": names}]
-        + [_class_entry(name, cls, {}, skip=set()) for name, cls in sorted(classes.items())],
-    }
+    """A loss, optimizer or metric: a class of `keras.<kind>`, or any other name Keras' `get` resolves (`mse`)."""
+    names = [n for n in keras_catalog.resolvable_names(kind) if keras_catalog.lookup_class(kind, n) is None]
+    schema = _named(keras_catalog.SINGULAR[kind], f"keras.{kind}", keras_catalog.classes(kind), names=names,
+                    ignore_case=kind in keras_catalog.CASE_INSENSITIVE, description=description)
     if default is not None:
         schema["default"] = default
     return schema
 
 
-def _class_entry(name: str, cls: type, extra: dict[str, Any], skip: set[str]) -> dict[str, Any]:
+def _named(what: str, where: str, classes: dict[str, type], *, names: Sequence[str] = (),
+           extra: dict[str, Any] | None = None, skip: set[str] = frozenset(), ignore_case: bool = False,
+           nullable: bool = False, description: str) -> dict[str, Any]:
+    """`Name` or `{Name: {argument: value, ...}}`, the one shape of layers, augmentation, losses, optimizers,
+    metrics and schedules. `classes` take arguments; `names` (`mse`) stand alone or with none.
+
+    The value's type picks the branch (if/then/else, not anyOf). Given alternatives, the YAML language
+    server guesses which one the user meant and reports that one's errors: a misspelt `{Conv2d: {...}}`
+    came out as `Incorrect type. Expected "string | array"`. With one branch that applies, an unknown
+    name is reported as such, on the name, by `errorMessage` (an extension the language server reads).
+    A class with required arguments alone (`- Conv2D`) is reported as needing them, as cnnctl does.
+    """
+    every = sorted(classes) + sorted(names)
+    unknown = _unknown_message(what, where, sorted(classes) if ignore_case else every, ignore_case)
+    bodies = {name: {"description": _doc(cls), **_arguments(cls, extra, skip, nullable=True)}
+              for name, cls in sorted(classes.items())}
+    bodies.update({name: {"description": "Takes no arguments.", "type": ["object", "null"], "maxProperties": 0,
+                          "doNotSuggest": True} for name in sorted(names)})
+    needing = {name: [k for k, a in keras_catalog.arguments(cls).items() if a.required and k not in skip]
+               for name, cls in classes.items()}
+    needs = [{"if": _name_is([name], ignore_case),
+              "then": {"type": "object", "errorMessage": f"{name} needs {', '.join(args)}: write it as `{name}: "
+                                                        f"{{{', '.join(f'{a}: ...' for a in args)}}}`."}}
+             for name, args in sorted(needing.items()) if args]
+    string = _name_is(every, ignore_case, unknown)
+    if needs:
+        string["allOf"] = needs
+    mapping: dict[str, Any] = {"minProperties": 1, "maxProperties": 1,
+                               "propertyNames": _name_is(every, ignore_case, unknown), "properties": bodies}
+    if ignore_case:  # other spellings of a class name (`sgd`), checked like the name itself
+        mapping["patternProperties"] = {f"^(?!{re.escape(name)}$){_any_case(name)}$": body
+                                        for name, body in bodies.items()}
+    return {"description": description, "type": ["string", "object", *(["null"] if nullable else [])],
+            "examples": every, "if": {"type": "string"}, "then": string, "else": mapping}
+
+
+def _name_is(names: list[str], ignore_case: bool, error: str | None = None) -> dict[str, Any]:
+    """A check that a string is one of `names`: an enum, or, in any case, a pattern."""
+    check: dict[str, Any] = ({"pattern": f"^(?:{'|'.join(_any_case(n) for n in names)})$"} if ignore_case
+                             else {"enum": names})
+    if error:
+        check["errorMessage"] = error
+    return check
+
+
+def _any_case(name: str) -> str:
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in name)
+
+
+def _unknown_message(what: str, where: str, names: list[str], ignore_case: bool) -> str:
+    case = "in any case" if ignore_case else "names are case-sensitive"
+    listed = f". Names: {', '.join(names)}." if len(names) <= _LISTED_NAMES else f"; completion lists all {len(names)}."
+    return f"Unknown {what}: not a name in {where} ({case}){listed}"
+
+
+def _activation() -> dict[str, Any]:
+    """Every `activation` argument: a name `keras.activations.get` resolves, null (linear), or Keras' serialized
+    form (a mapping, left to Keras)."""
+    names = list(keras_catalog.resolvable_names("activations"))
+    return {"description": "A Keras activation by name (`relu`, `softmax`, ...); null: none.",
+            "type": ["string", "null", "object"], "examples": names,
+            "if": {"type": "string"},
+            "then": {"enum": names,
+                     "errorMessage": _unknown_message("activation", "keras.activations", names, ignore_case=False)}}
+
+
+def _arguments(cls: type, extra: dict[str, Any] | None = None, skip: set[str] = frozenset(),
+               nullable: bool = False) -> dict[str, Any]:
+    """The mapping of a class's arguments; null too (`Flatten:`) when none is required and `nullable`."""
     args = {k: a for k, a in keras_catalog.arguments(cls).items() if k not in skip}
     properties = {k: _argument(a) for k, a in args.items()}
-    properties.update(extra)
-    body: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
+    properties.update(extra or {})
     required = [k for k, a in args.items() if a.required]
+    body: dict[str, Any] = {"type": "object" if required or not nullable else ["object", "null"],
+                            "properties": properties, "additionalProperties": False}
     if required:
         body["required"] = required
-    else:
-        body = {"anyOf": [body, {"type": "null"}]}
-    doc = (cls.__doc__ or "").strip().split("\n")[0]
-    return {"type": "object", "properties": {name: body}, "required": [name], "additionalProperties": False,
-            "description": doc}
+    return body
+
+
+def _doc(cls: type) -> str:
+    return (cls.__doc__ or "").strip().split("\n")[0]
 
 
 def _argument(arg: keras_catalog.Argument) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if arg.description:
         out["description"] = arg.description
-    if arg.types:
+    if arg.name == "activation" or arg.name.endswith("_activation"):  # Keras passes both to activations.get
+        out["$ref"] = "#/$defs/Activation"
+    elif arg.types:
         out["type"] = list(arg.types) if len(arg.types) > 1 else arg.types[0]
     default = list(arg.default) if isinstance(arg.default, tuple) else arg.default
     if not arg.required and default is not None and _jsonable(default):

@@ -1,9 +1,10 @@
 """A tiny watcher process: if training dies without a word (kill -9, a crash, the OOM killer), say so.
 
 Training starts `python -m cnnctl.training.guardian RESULTS PID` with a pipe
-on its stdin and never writes to it. When the training process ends, by any
-means, the pipe closes; if results.json still says `running` for that
-process, the guardian marks it `failed`, so the folder never claims a run
+on its stdin, and writes to it only once it has written its final status.
+When the training process ends without that, by any means, the pipe closes;
+if results.json still says `running` for that process, the guardian marks it
+`failed` (holding the run folder's lock while it does), so the folder never claims a run
 that is gone. `cnnctl resume` takes it from the last checkpoint.
 """
 
@@ -13,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,19 +32,33 @@ def start(results: Path, pid: int) -> Any:
 def stop(process: Any) -> None:
     """Training has written its final status: let the watcher go."""
     if process is not None:
-        process.stdin.close()
+        try:
+            process.stdin.write(b"done")  # an orderly end, told apart from a death that only closes the pipe
+            process.stdin.close()
+        except OSError:
+            pass
         process.wait(timeout=30)
 
 
 def _watch(results: Path, pid: int) -> None:
-    sys.stdin.buffer.read()  # returns when the training process has ended
+    if sys.stdin.buffer.read():  # returns when the training process has ended; "done" if it said so first
+        return
     import fcntl
 
     from cnnctl.runs import LOCK
 
     try:
         lock = os.open(results.parent / LOCK, os.O_RDWR)
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held: training is still writing, or a resume began
+        # The pipe can close before the dying process's lock is released; a lock held longer than that is
+        # a resume that has begun (or training that is still writing), and then this is no longer ours.
+        for _ in range(50):
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                time.sleep(0.1)
+        else:
+            return
         data = json.loads(results.read_text())
     except (OSError, ValueError):
         return

@@ -136,6 +136,13 @@ def test_optimizer_names_are_case_insensitive_like_keras():
     assert config.optimizer.name == "rmsprop" and config.loss.name == "mse"
 
 
+@pytest.mark.parametrize("name", ["optimizermap", "OptimizerMap"])
+def test_a_name_keras_cannot_build_alone_is_an_unknown_optimizer_not_a_crash(name):
+    # keras.optimizers.get("optimizermap") raises KeyError from OptimizerMap.from_config
+    [message] = problems(LECTURE_YAML + f"train: {{optimizer: {name}}}\n")
+    assert f"unknown optimizer '{name}'" in message
+
+
 def test_yaml_errors(write_config):
     with pytest.raises(CnnctlError) as info:
         load_config(write_config("model:\n  input_shape: [28, 28\n  layers: []\n"))
