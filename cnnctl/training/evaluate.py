@@ -27,4 +27,6 @@ def evaluate_run(folder: str | Path, model_file: str = "model.keras") -> dict[st
     data = load_data(config, internal_input_shape(config))
     units = int(model.output.shape[-1])
     test = eval_dataset(data.test, config.train.batch_size, data.prepare, label_encoder(config.loss.name, units))
-    return {k: float(v) for k, v in model.evaluate(test, verbose=0, return_dict=True).items()}
+    from cnnctl.training.callbacks import float32_value
+
+    return {k: float32_value(v) for k, v in model.evaluate(test, verbose=0, return_dict=True).items()}

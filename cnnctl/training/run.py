@@ -259,7 +259,7 @@ def _fit(run: RunFolder, s: _Session, results: dict[str, Any], state: dict[str, 
                            halvings=guard.halvings, finished=_now(), peak_rss_mb=round(peak_host_memory_mb(), 1))
             results.pop("pid", None)
             if rows:
-                results["images_per_second"] = statistics.median(float(r["images_per_second"]) for r in rows)
+                results["images_per_second"] = round(statistics.median(float(r["images_per_second"]) for r in rows), 1)
             if guard.diverged:
                 results["diverged_at"] = guard.diverged
             run.write_json("results.json", results)
@@ -281,10 +281,12 @@ def _test(run: RunFolder, s: _Session, best: Any, last_epoch: int, say: Say) -> 
 
     A run's last epoch is not always its best: both are scored and printed, the best one with its epoch.
     """
+    from cnnctl.training.callbacks import float32_value
+
     data = eval_dataset(s.data.test, s.config.train.batch_size, s.data.prepare, s.encode)
 
     def score() -> dict[str, float]:
-        return {k: float(v) for k, v in s.model.evaluate(data, verbose=0, return_dict=True).items()}
+        return {k: float32_value(v) for k, v in s.model.evaluate(data, verbose=0, return_dict=True).items()}
 
     def line(scores: dict[str, float]) -> str:
         return "  ".join(f"{k} {v:.4f}" for k, v in scores.items())

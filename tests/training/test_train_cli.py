@@ -6,6 +6,7 @@ import csv
 import json
 import math
 
+import numpy as np
 import pytest
 import yaml
 
@@ -77,6 +78,16 @@ def test_run_folder_is_complete_and_consistent(smoke_run):
     assert f"Total params: {model.count_params():,}" in (folder / "summary.txt").read_text()
     config = yaml.safe_load((folder / "config.yaml").read_text())
     assert config["train"]["batch_size"] == 32 and config["train"]["on_divergence"] == "halve"
+
+
+def test_numbers_in_the_run_folder_read_as_written(smoke_run):
+    """Float32 values as their shortest decimals (0.01, not 0.009999999776482582), images/s to 0.1."""
+    folder, _ = smoke_run
+    results = json.loads((folder / "results.json").read_text())
+    assert {r["lr"] for r in rows(folder)} == {"0.01"}
+    assert str(results["images_per_second"]) == f"{results['images_per_second']:.1f}"  # a median of two is their mean
+    for value in [*results["test"].values(), *results["best_test"].values(), *results["best"].values()]:
+        assert float(str(np.float32(value))) == value
 
 
 def test_evaluate_reproduces_the_test_metrics(smoke_run):
