@@ -16,7 +16,7 @@ import numpy as np
 
 from cnnctl.config import Config
 from cnnctl.data.preprocess import Preprocess, channel_stats, pixel_scale
-from cnnctl.errors import CnnctlError, Problem
+from cnnctl.errors import CnnctlError, Problem, plural
 
 FILE_SOURCES = ("idx", "npz", "folder")
 TEST_SPLIT = 0.2  # a folder's default test fraction
@@ -235,8 +235,9 @@ def check_labels(data: Data, output_units: int, config: Config) -> None:
     """The last layer must have one unit per class (or one unit for two classes)."""
     if output_units == data.classes or (output_units == 1 and data.classes == 2):
         return
+    source = config.data.source
     raise CnnctlError(config.origins.problem(
         ("model", "layers", len(config.model.layers) - 1),
-        f"the last layer gives {output_units} outputs but the data has {data.classes} classes "
-        f"(labels 0 to {data.classes - 1} in {data.origin or config.data.source})",
-        f"end the model with {data.classes} units"))
+        f"the last layer gives {plural(output_units, 'output')} but the data has "
+        f"{plural(data.classes, 'class', 'classes')} (labels 0 to {data.classes - 1} in {data.origin or source})",
+        f"end the model with {plural(data.classes, 'unit')}"))

@@ -133,3 +133,10 @@ def test_labels_beyond_the_last_layer_name_the_file(tmp_path):
     with pytest.raises(CnnctlError, match=rf"gives 3 outputs but the data has 8 classes \(labels 0 to 7 in "
                                           rf"{tmp_path / 'd.npz'}\)"):
         check_labels(data, 3, cfg)
+
+
+def test_one_output_is_not_one_outputs(tmp_path):
+    np.savez(tmp_path / "d.npz", **arrays())
+    cfg = config(f"{{source: npz, path: {tmp_path / 'd.npz'}}}")
+    with pytest.raises(CnnctlError, match=r"gives 1 output but the data has 3 classes .*\(end the model with 3 units\)"):
+        check_labels(load_data(cfg, (8, 8, 1)), 1, cfg)
