@@ -191,7 +191,10 @@ def _preprocess(config: Config, train: Split, classes: int) -> Preprocess:
 
 def _report(config: Config, train: Split, validation: Split | None, test: Split, classes: int,
             prepare: Preprocess, origin: str, names: list[str] | None) -> dict[str, Any]:
-    """What the run trains on: counts and class balance of every split, image shape, preparation."""
+    """What the run trains on: counts and class balance of every split, image shape, preparation.
+
+    The image shape is in the config's order (`[1, 28, 28]` for channels_first), as the summary prints it.
+    """
     splits = {"train": train, "validation": validation, "test": test}
     counts = {part: np.bincount(s.y, minlength=classes).tolist() for part, s in splits.items() if s is not None}
     report: dict[str, Any] = {
@@ -200,7 +203,7 @@ def _report(config: Config, train: Split, validation: Split | None, test: Split,
         "train": len(train),
         "validation": len(validation) if validation is not None else 0,
         "test": len(test),
-        "image_shape": list(train.x.shape[1:]),
+        "image_shape": list(config.in_config_order(train.x.shape[1:])),  # as the config writes input_shape
         "classes": classes,
         **({"class_names": names} if names else {}),
         "class_counts": counts,
@@ -228,7 +231,8 @@ def describe(data: Data) -> str:
     """The one-line data report printed as training starts."""
     r = data.report
     return (f"data: {r['train']} train, {r['validation']} validation, {r['test']} test images of "
-            f"{'×'.join(map(str, r['image_shape']))}, {data.classes} classes, {r['class_balance']} in train")
+            f"{'×'.join(map(str, r['image_shape']))}, {plural(data.classes, 'class', 'classes')}, "
+            f"{r['class_balance']} in train")
 
 
 def check_labels(data: Data, output_units: int, config: Config) -> None:
