@@ -16,8 +16,9 @@ from __future__ import annotations
 import json
 import os
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -60,15 +61,10 @@ def load_checkpoint(folder: Path, model: Any) -> tuple[dict[str, Any], dict[str,
 
     Returns the JSON state and the callbacks' arrays.
     """
-    try:
+    with _reading(folder):
         with np.load(folder / CHECKPOINT, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
         state = json.loads(str(arrays["state"]))
-    except FileNotFoundError:
-        raise CnnctlError(Problem("no checkpoint here: nothing to resume", str(folder),
-                                  hint="checkpoints are written at the end of every epoch")) from None
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:  # JSONDecodeError is a ValueError
-        raise CnnctlError(Problem(f"damaged checkpoint: {exc}", str(folder))) from None
     weights = [arrays[f"weight_{i}"] for i in range(len(model.get_weights()))]
     model.set_weights(weights)
     for i, variable in enumerate(model.optimizer.variables):
@@ -76,3 +72,25 @@ def load_checkpoint(folder: Path, model: Any) -> tuple[dict[str, Any], dict[str,
     for i, generator in enumerate(seed_generators(model)):
         generator.state.assign(arrays[f"seed_{i}"])
     return state, {k.removeprefix(CALLBACK): v for k, v in arrays.items() if k.startswith(CALLBACK)}
+
+
+def read_state(folder: Path) -> dict[str, Any]:
+    """The checkpoint's JSON state (its epoch, wall seconds, the callbacks' counters) without a model.
+
+    NumPy alone reads it, and only the `state` entry: the guardian of a killed run, which must not
+    import TensorFlow, learns from it how many epochs the run completed.
+    """
+    with _reading(folder), np.load(folder / CHECKPOINT, allow_pickle=False) as f:
+        return json.loads(str(f["state"]))
+
+
+@contextmanager
+def _reading(folder: Path) -> Iterator[None]:
+    """A missing or damaged checkpoint as one line for the user."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise CnnctlError(Problem("no checkpoint here: nothing to resume", str(folder),
+                                  hint="checkpoints are written at the end of every epoch")) from None
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:  # JSONDecodeError is a ValueError
+        raise CnnctlError(Problem(f"damaged checkpoint: {exc}", str(folder))) from None
