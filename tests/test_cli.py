@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -85,6 +86,27 @@ def test_debug_shows_the_traceback(write_config):
     result = cli("--debug", "summary", path)
     assert result.exit_code != 0 and result.exception is not None
     assert type(result.exception).__name__ == "CnnctlError"
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_debug_works_before_or_after_the_command(write_config, monkeypatch, where):
+    monkeypatch.delenv("CNNCTL_DEBUG", raising=False)  # the flag sets it: put back after the test
+    path = write_config(LECTURE_YAML.replace("Conv2D: {filters: 25", "Conv2d: {filters: 25"))
+    result = cli("--debug", "summary", path) if where == "before" else cli("summary", path, "--debug")
+    assert type(result.exception).__name__ == "CnnctlError"  # raised, with its traceback, not one line
+    assert os.environ["CNNCTL_DEBUG"] == "1"
+
+
+def test_top_level_help_shows_each_command_whole():
+    from cnnctl.cli import main
+
+    result = cli("--help")
+    assert result.exit_code == 0
+    commands = " ".join(result.stdout.split("Commands:")[1].split())  # wrapped lines, as one
+    assert "..." not in commands and "…" not in commands
+    for command in main.commands.values():
+        first = " ".join(command.help.split("\n\n")[0].split())
+        assert f"{command.name} {first}" in commands
 
 
 def test_validate_reports_every_problem_in_every_file(write_config):
