@@ -172,13 +172,17 @@ def train(config: str, overrides: tuple[str, ...], name: str | None, runs_dir: s
 
 @main.command()
 @click.argument("run", type=click.Path(file_okay=False))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Change the run's config.yaml before going on (repeatable): train.epochs (more epochs also "
+                   "continue a completed run), train.early_stopping, train.on_divergence, train.execution, "
+                   "data.data_dir.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True)
 @click.option("--quiet", "-q", is_flag=True, help="No live display or set-up lines: one line per epoch.")
-def resume(run: str, device: str, quiet: bool) -> None:
-    """Continue an interrupted or killed run from its last completed epoch."""
+def resume(run: str, overrides: tuple[str, ...], device: str, quiet: bool) -> None:
+    """Continue an interrupted or killed run from its last completed epoch, or a completed one with more epochs."""
     from cnnctl.training import resume as resume_run
 
-    result = resume_run(run, device=device, **_reporting(quiet))
+    result = resume_run(run, device=device, overrides=overrides, **_reporting(quiet))
     if result.results["status"] != "completed":
         sys.exit(3)
 
@@ -207,13 +211,15 @@ def _reporting(quiet: bool) -> dict:
 
 @main.command()
 @click.argument("run", type=click.Path(file_okay=False))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Test on other data (repeatable): data.* keys, train.batch_size; e.g. --set data.limit=1000.")
 @click.option("--best", is_flag=True, help="Evaluate best.keras instead of model.keras.")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
-def evaluate(run: str, best: bool, as_json: bool) -> None:
-    """Re-evaluate a run's saved model on its test split."""
+def evaluate(run: str, overrides: tuple[str, ...], best: bool, as_json: bool) -> None:
+    """Re-evaluate a run's saved model on its test split (or, with --set, on other data)."""
     from cnnctl.training.evaluate import evaluate_run
 
-    metrics = evaluate_run(run, "best.keras" if best else "model.keras")
+    metrics = evaluate_run(run, "best.keras" if best else "model.keras", overrides)
     if as_json:
         click.echo(json.dumps(metrics, indent=2))
     else:

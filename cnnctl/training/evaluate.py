@@ -13,15 +13,23 @@ from cnnctl.errors import CnnctlError, Problem
 from cnnctl.model.build import internal_input_shape
 
 
-def evaluate_run(folder: str | Path, model_file: str = "model.keras") -> dict[str, float]:
-    """Test metrics of a run's model (safe mode: a model file cannot run code)."""
+def evaluate_run(folder: str | Path, model_file: str = "model.keras",
+                 overrides: list[str] | tuple[str, ...] = ()) -> dict[str, float]:
+    """Test metrics of a run's model (safe mode: a model file cannot run code).
+
+    `overrides` change what it is tested on, not the run's files: `data.limit=1000`, `data.path=other.npz`
+    (see `changes.EVALUATE_KEYS`).
+    """
+    from cnnctl.training.changes import check_evaluate_overrides
+
+    check_evaluate_overrides(overrides)
     folder = Path(folder)
     config_path, model_path = folder / "config.yaml", folder / model_file
     for path in (config_path, model_path):
         if not path.is_file():
             raise CnnctlError(Problem(f"no {path.name} here: not a finished cnnctl run folder", str(folder),
                                       hint="pass runs/<name>"))
-    config = load_config(config_path)
+    config = load_config(config_path, overrides)
     keras = keras_catalog.keras()
     model: Any = keras.saving.load_model(model_path, safe_mode=True)
     data = load_data(config, internal_input_shape(config))

@@ -25,7 +25,7 @@ from cnnctl.config import Config, load_config
 from cnnctl.config.components import ComponentSpec
 from cnnctl.data.pipeline import check_dataset, eval_dataset, label_encoder, steps_per_epoch, train_dataset
 from cnnctl.data.prepare import Data, check_labels, describe, load_data
-from cnnctl.errors import CnnctlError, Problem
+from cnnctl.errors import CnnctlError, Problem, plural
 from cnnctl.model.build import build_model, check_output, internal_input_shape
 from cnnctl.model.summary import summarize_model
 from cnnctl.runs import RunFolder, environment, read_results
@@ -88,16 +88,18 @@ def train(config: Config, runs_dir: str | Path = "runs", name: str | None = None
 
 
 def resume(folder: str | Path, device: str = "auto", say: Say = lambda line, kind: print(line),
-           progress: Any = None) -> Run:
+           progress: Any = None, overrides: list[str] | tuple[str, ...] = ()) -> Run:
     """Continue a stopped run (interrupted, killed, failed, or stopped during set-up) in the same folder.
 
     It picks up after the last completed epoch; a run whose epochs were all done is saved and tested.
+    `overrides` (`train.epochs=30`: see `changes.RESUME_KEYS`) are written into its config.yaml; more
+    epochs also continue a completed run.
     """
     stops = _StopRequests(say)
     with stops.installed():
         run = RunFolder.open(Path(folder))
         try:
-            return _resume(run, device, say, progress, stops)
+            return _resume(run, device, say, progress, stops, overrides)
         except KeyboardInterrupt:
             say(f"interrupted: `cnnctl resume {run.path}` continues where it stopped", "event")
             raise
@@ -105,15 +107,20 @@ def resume(folder: str | Path, device: str = "auto", say: Say = lambda line, kin
             run.release()
 
 
-def _resume(run: RunFolder, device: str, say: Say, progress: Any, stops: "_StopRequests") -> Run:
+def _resume(run: RunFolder, device: str, say: Say, progress: Any, stops: "_StopRequests",
+            overrides: list[str] | tuple[str, ...] = ()) -> Run:
+    from cnnctl.training.changes import check_resume_overrides, more_epochs
     from cnnctl.training.checkpoint import CHECKPOINT, load_checkpoint
 
+    check_resume_overrides(overrides)
     results = read_results(run.path) if (run.path / "results.json").exists() else None
     status = results.get("status") if results else "set-up"  # stopped before results.json was written
-    if status not in RESUMABLE | {"running", "set-up"}:  # running: its process is gone, or it would hold the lock
+    config = load_config(run.path / "config.yaml", overrides)
+    # running: its process is gone, or it would hold the lock
+    if status not in RESUMABLE | {"running", "set-up"} and not more_epochs(run.path, status, config):
         raise CnnctlError(Problem(f"this run is {status}: nothing to resume", str(run.path),
-                                  hint="resume takes interrupted, killed or failed runs"))
-    config = load_config(run.path / "config.yaml")
+                                  hint="resume takes interrupted, killed or failed runs, and completed ones "
+                                       "given more epochs (--set train.epochs=N)"))
     session = _prepare(config, device, say)
     state = None
     if (run.path / CHECKPOINT).exists():
@@ -122,13 +129,16 @@ def _resume(run: RunFolder, device: str, say: Say, progress: Any, stops: "_StopR
     epoch = state["epoch"] if state else 0
     if epoch > config.train.epochs:
         raise CnnctlError(Problem(f"the checkpoint is at epoch {epoch} but config.yaml asks for "
-                                  f"{config.train.epochs} epochs", str(run.path / "config.yaml"),
+                                  f"{plural(config.train.epochs, 'epoch')}", str(run.path / "config.yaml"),
                                   hint=f"set train.epochs to {epoch} or more"))
+    if overrides:  # later resumes, and `cnnctl train runs/<name>/config.yaml`, see the same
+        run.write_config(config.resolved())
     run.keep_metrics(epoch)
     if results is None:
         _write_summary(run, session)
         results = _new_results(run, session)
-    results.setdefault("resumed", []).append({"at_epoch": epoch, "time": _now(), "was": status})
+    results.setdefault("resumed", []).append({"at_epoch": epoch, "time": _now(), "was": status,
+                                              **({"set": list(overrides)} if overrides else {})})
     results.pop("error", None)
     results.update(status="running", device=session.device)
     say(f"resuming {run.path} after epoch {epoch}" if epoch < config.train.epochs else

@@ -98,6 +98,24 @@ def test_evaluate_reproduces_the_test_metrics(smoke_run):
     assert json.loads(result.stdout) == pytest.approx(results["test"], rel=1e-5)
 
 
+def test_evaluate_set_tests_on_other_data_and_changes_no_file(smoke_run):
+    folder, _ = smoke_run
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    full = json.loads(cli("evaluate", folder, "--json").stdout)
+    result = cli("evaluate", folder, "--json", "--set", "data.limit=40", "--set", "train.batch_size=8")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["loss"] != full["loss"]  # 40 test images, not 300
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
+
+
+def test_evaluate_refuses_keys_that_would_change_the_saved_model(smoke_run):
+    folder, _ = smoke_run
+    result = cli("evaluate", folder, "--set", "train.epochs=9")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: --set train.epochs=9: evaluate cannot change train.epochs: it "
+                                    "tests the saved model as it is (evaluate takes --set for data, train.batch_size)")
+
+
 @pytest.mark.slow
 def test_same_seed_same_metrics_and_new_folder(tmp_path):
     train(tmp_path, "--set", "train.epochs=2", "--device", "cpu")  # exact equality holds on one device
