@@ -21,6 +21,21 @@ def test_summary_of_the_lecture_network(write_config):
         assert text in out
 
 
+def test_summary_explains_dilation_and_same_padding(write_config):
+    path = write_config("""
+model:
+  input_shape: [28, 28, 1]
+  layers:
+    - Conv2D: {filters: 2, kernel_size: 3, dilation_rate: 2}
+    - Conv2D: {filters: 2, kernel_size: 3, strides: 2, padding: same}
+    - Flatten
+""")
+    result = cli("summary", path, "--explain")
+    assert result.exit_code == 0, result.output
+    assert "(28 − 5)/1 + 1 = 24 (dilated kernel 2·(3 − 1) + 1 = 5)" in result.stdout
+    assert "(24 + 1 − 3)/2 + 1 = 12 (same: ⌈24/2⌉, padding 0 before, 1 after)" in result.stdout
+
+
 def test_summary_json_and_set(write_config):
     result = cli("summary", write_config(LECTURE_YAML), "--json", "--set", "model.layers.0.Conv2D.filters=32")
     assert result.exit_code == 0, result.output
