@@ -6,10 +6,12 @@ Heavy modules (Keras, TensorFlow) are imported inside the commands, so
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -19,8 +21,39 @@ from cnnctl.errors import CnnctlError
 SET_HELP = "Override a config value by dotted key path, typed as YAML (repeatable): --set train.epochs=1"
 
 
+def _debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """`--debug`, before the command or after it: the group reads `ctx.meta`, shared by both contexts."""
+    if value:
+        ctx.meta["debug"] = True
+        os.environ["CNNCTL_DEBUG"] = "1"  # before Keras is imported: keep TensorFlow's start-up messages
+
+
+def debug_option() -> click.Option:
+    return click.Option(["--debug"], is_flag=True, expose_value=False, is_eager=True, callback=_debug,
+                        help="Show full tracebacks.")
+
+
+class Command(click.Command):
+    """A subcommand: takes `--debug` after its name too, and shows its whole first paragraph in `cnnctl --help`.
+
+    Click cuts a command's help to 45 characters and "..." in the group's list; a description cut
+    mid-phrase says less than one that wraps.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.append(debug_option())
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        if self.short_help:
+            return self.short_help
+        return " ".join(inspect.cleandoc(self.help or "").split("\n\n")[0].split())
+
+
 class Group(click.Group):
     """Turns user mistakes into one line each and exit code 2; `--debug` shows tracebacks."""
+
+    command_class = Command
 
     def invoke(self, ctx: click.Context):
         try:
@@ -53,17 +86,13 @@ class Group(click.Group):
             ctx.exit(1)
 
 
-@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, params=[debug_option()],
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120})
 @click.version_option(__version__, "-V", "--version", prog_name="cnnctl")
-@click.option("--debug", is_flag=True, help="Show full tracebacks.")
 @click.option("--plugin", "plugins", multiple=True, metavar="MODULE",
               help="Import MODULE and offer its Keras Layer subclasses to configs (repeatable).")
-@click.pass_context
-def main(ctx: click.Context, debug: bool, plugins: tuple[str, ...]) -> None:
+def main(plugins: tuple[str, ...]) -> None:
     """Build, inspect and train Keras CNNs from YAML configs."""
-    ctx.meta["debug"] = debug
-    if debug:
-        os.environ["CNNCTL_DEBUG"] = "1"
     if plugins:
         from cnnctl.keras_catalog import load_plugin
 
@@ -143,13 +172,17 @@ def train(config: str, overrides: tuple[str, ...], name: str | None, runs_dir: s
 
 @main.command()
 @click.argument("run", type=click.Path(file_okay=False))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Change the run's config.yaml before going on (repeatable): train.epochs (more epochs also "
+                   "continue a completed run), train.early_stopping, train.on_divergence, train.execution, "
+                   "data.data_dir.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True)
 @click.option("--quiet", "-q", is_flag=True, help="No live display or set-up lines: one line per epoch.")
-def resume(run: str, device: str, quiet: bool) -> None:
-    """Continue an interrupted or killed run from its last completed epoch."""
+def resume(run: str, overrides: tuple[str, ...], device: str, quiet: bool) -> None:
+    """Continue an interrupted or killed run from its last completed epoch, or a completed one with more epochs."""
     from cnnctl.training import resume as resume_run
 
-    result = resume_run(run, device=device, **_reporting(quiet))
+    result = resume_run(run, device=device, overrides=overrides, **_reporting(quiet))
     if result.results["status"] != "completed":
         sys.exit(3)
 
@@ -178,13 +211,15 @@ def _reporting(quiet: bool) -> dict:
 
 @main.command()
 @click.argument("run", type=click.Path(file_okay=False))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Test on other data (repeatable): data.* keys, train.batch_size; e.g. --set data.limit=1000.")
 @click.option("--best", is_flag=True, help="Evaluate best.keras instead of model.keras.")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
-def evaluate(run: str, best: bool, as_json: bool) -> None:
-    """Re-evaluate a run's saved model on its test split."""
+def evaluate(run: str, overrides: tuple[str, ...], best: bool, as_json: bool) -> None:
+    """Re-evaluate a run's saved model on its test split (or, with --set, on other data)."""
     from cnnctl.training.evaluate import evaluate_run
 
-    metrics = evaluate_run(run, "best.keras" if best else "model.keras")
+    metrics = evaluate_run(run, "best.keras" if best else "model.keras", overrides)
     if as_json:
         click.echo(json.dumps(metrics, indent=2))
     else:

@@ -68,6 +68,11 @@ def did_you_mean(word: str, choices: list[str] | set[str]) -> str | None:
     return "did you mean " + " or ".join(f"'{by_lower[c]}'" for c in close) + "?"
 
 
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """`1 output`, `10 outputs` (`words` where the plural is not `word` + s): a count with its noun."""
+    return f"{n} {word}" if n == 1 else f"{n} {words or word + 's'}"
+
+
 def human_bytes(n: float) -> str:
     """A size for people: `512 B`, `537.7 KiB`, `3.3 TiB`."""
     for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from cnnctl.errors import human_bytes
@@ -44,7 +45,7 @@ def summary_table(summary: Summary, explain: bool = False) -> Table:
         cells += [shape_text(row.output_shape), f"{row.params:,}",
                   "" if row.weights_per_filter is None else f"{row.weights_per_filter:,}"]
         if explain:
-            cells.append(row.arithmetic or "")
+            cells.append(escape(row.arithmetic or ""))  # text, not rich markup: "[...]" would vanish
         table.add_row(*cells)
     return table
 

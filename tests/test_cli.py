@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -18,6 +19,21 @@ def test_summary_of_the_lecture_network(write_config):
     for text in ["25×26×26", "25×13×13", "50×11×11", "50×5×5", "1250", "11,300", "125,100", "1,010",
                  "Total params: 137,660", "(28 − 3)/1 + 1 = 26", "⌊(11 − 2)/2⌋ + 1 = 5"]:
         assert text in out
+
+
+def test_summary_explains_dilation_and_same_padding(write_config):
+    path = write_config("""
+model:
+  input_shape: [28, 28, 1]
+  layers:
+    - Conv2D: {filters: 2, kernel_size: 3, dilation_rate: 2}
+    - Conv2D: {filters: 2, kernel_size: 3, strides: 2, padding: same}
+    - Flatten
+""")
+    result = cli("summary", path, "--explain")
+    assert result.exit_code == 0, result.output
+    assert "(28 − 5)/1 + 1 = 24 (dilated kernel 2·(3 − 1) + 1 = 5)" in result.stdout
+    assert "(24 + 1 − 3)/2 + 1 = 12 (same: ⌈24/2⌉, padding 0 before, 1 after)" in result.stdout
 
 
 def test_summary_json_and_set(write_config):
@@ -85,6 +101,27 @@ def test_debug_shows_the_traceback(write_config):
     result = cli("--debug", "summary", path)
     assert result.exit_code != 0 and result.exception is not None
     assert type(result.exception).__name__ == "CnnctlError"
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_debug_works_before_or_after_the_command(write_config, monkeypatch, where):
+    monkeypatch.delenv("CNNCTL_DEBUG", raising=False)  # the flag sets it: put back after the test
+    path = write_config(LECTURE_YAML.replace("Conv2D: {filters: 25", "Conv2d: {filters: 25"))
+    result = cli("--debug", "summary", path) if where == "before" else cli("summary", path, "--debug")
+    assert type(result.exception).__name__ == "CnnctlError"  # raised, with its traceback, not one line
+    assert os.environ["CNNCTL_DEBUG"] == "1"
+
+
+def test_top_level_help_shows_each_command_whole():
+    from cnnctl.cli import main
+
+    result = cli("--help")
+    assert result.exit_code == 0
+    commands = " ".join(result.stdout.split("Commands:")[1].split())  # wrapped lines, as one
+    assert "..." not in commands and "…" not in commands
+    for command in main.commands.values():
+        first = " ".join(command.help.split("\n\n")[0].split())
+        assert f"{command.name} {first}" in commands
 
 
 def test_validate_reports_every_problem_in_every_file(write_config):

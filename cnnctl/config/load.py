@@ -51,6 +51,15 @@ class Config:
                 resolved["data"][key] = os.path.abspath(os.path.expanduser(resolved["data"][key]))
         return resolved
 
+    def in_config_order(self, shape: tuple) -> tuple:
+        """A channels-last image shape (as the model is built) in the order the config writes it.
+
+        `(C, H, W)` for `data_format: channels_first`, so what is printed reads like the config's input_shape.
+        """
+        if self.model.data_format == "channels_first" and len(shape) == 3:
+            return (shape[2], shape[0], shape[1])
+        return shape
+
     @property
     def monitor(self) -> str:
         """What picks best.keras: the configured metric, else `val_loss` with validation, else `loss`."""

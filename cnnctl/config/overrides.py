@@ -28,6 +28,22 @@ def apply_overrides(data: Any, overrides: list[str] | tuple[str, ...], origins: 
     return data
 
 
+def refuse_keys(overrides: list[str] | tuple[str, ...], allowed: tuple[str, ...], command: str, why: str) -> None:
+    """Refuse, all at once, overrides of keys outside `allowed` (a key allows its sub-keys).
+
+    For commands that take an existing run (`resume`, `evaluate`): most of its config made files that
+    are already there, and a changed value would silently not apply, or not fit them.
+    """
+    problems = []
+    for text in overrides:
+        key = text.partition("=")[0].strip()
+        if key and not any(key == ok or key.startswith(f"{ok}.") for ok in allowed):
+            problems.append(Problem(f"{command} cannot change {key}: {why}", f"--set {text}",
+                                    hint=f"{command} takes --set for {', '.join(allowed)}"))
+    if problems:
+        raise CnnctlError(problems)
+
+
 def _apply_one(data: Any, text: str, origins: Origins) -> Any:
     where = f"--set {text}"
     key, sep, raw = text.partition("=")

@@ -9,6 +9,7 @@ In each folder the dataset may sit directly or in a subfolder named after it.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
 
@@ -76,6 +77,16 @@ def load_builtin(name: str, data_dir: str | None = None) -> Split:
     (x_train, y_train), (x_test, y_test) = load_builtin("fashion_mnist")
     ```
     """
+    return locate_builtin(name, data_dir)[0]
+
+
+def locate_builtin(name: str, data_dir: str | None = None) -> tuple[Split, dict[str, Any]]:
+    """`load_builtin`, and where the arrays came from, for results.json.
+
+    With several copies on a machine (a course's folder, Keras' cache, a system package) a run must
+    say which it trained on: `{"path": "<folder or name.npz>"}`, with `"downloaded": true` when Keras
+    fetched it (the path is then where Keras put it, or None if it cannot be found there).
+    """
     if name not in NAMES:
         raise CnnctlError(Problem(f"unknown dataset '{name}'",
                                   hint=did_you_mean(name, NAMES) or f"choose one of {', '.join(NAMES)}"))
@@ -83,16 +94,18 @@ def load_builtin(name: str, data_dir: str | None = None) -> Split:
         raise CnnctlError(Problem("data_dir is not a folder", file=data_dir, hint=f"expected a folder holding {name}"))
     lacking = []
     for folder in candidate_folders(name, data_dir):
-        found = _load_folder(name, folder)
-        if found is not None:
-            return found
+        where = _where(name, folder)
+        if where is not None:
+            return _read(name, where), {"path": where}
         missing = _missing(name, folder)
         if len(missing) < len(_required(name)):
             lacking.append(f"{folder} lacks {', '.join(missing)}")
     try:
-        return _download(name)
+        split = _download(name)
     except Exception as exc:  # Keras raises bare Exceptions for network failures
         raise _not_found(name, data_dir, lacking, exc) from exc
+    found = (_where(name, folder) for folder in candidate_folders(name, data_dir))
+    return split, {"path": next((where for where in found if where is not None), None), "downloaded": True}
 
 
 def candidate_folders(name: str, data_dir: str | None = None) -> list[str]:
@@ -118,14 +131,19 @@ def keras_cache_dirs() -> list[str]:
     return dirs
 
 
-def _load_folder(name: str, folder: str) -> Split | None:
-    """The dataset from `folder` (`<name>.npz` or the format's own files), or None when absent."""
+def _where(name: str, folder: str) -> str | None:
+    """`folder/<name>.npz`, or `folder` itself when it holds the format's own files; None when neither."""
     npz = os.path.join(folder, f"{name}.npz")
     if os.path.isfile(npz):
-        return read_npz(npz)
-    if _missing(name, folder):
-        return None
-    paths = [_existing(name, folder, file) for file in _required(name)]
+        return npz
+    return None if _missing(name, folder) else folder
+
+
+def _read(name: str, where: str) -> Split:
+    """The dataset from what `_where` found."""
+    if os.path.isfile(where):
+        return read_npz(where)
+    paths = [_existing(name, where, file) for file in _required(name)]
     if name in CIFAR_FILES:
         return _read_cifar(name, paths)
     x_train, y_train, x_test, y_test = paths

@@ -16,9 +16,8 @@ import numpy as np
 
 from cnnctl.config import Config
 from cnnctl.data.preprocess import Preprocess, channel_stats, pixel_scale
-from cnnctl.errors import CnnctlError, Problem
+from cnnctl.errors import CnnctlError, Problem, plural
 
-FILE_SOURCES = ("idx", "npz", "folder")
 TEST_SPLIT = 0.2  # a folder's default test fraction
 FOLDER_SEED = 0  # a folder's test split and order do not change with train.seed: runs stay comparable
 
@@ -45,7 +44,7 @@ class Data:
 
 def load_data(config: Config, input_shape: tuple[int, ...]) -> Data:
     """Load the configured source, fit it to the model input (channels-last) and split off validation."""
-    (x_train, y_train), (x_test, y_test), origin, names = _load_source(config, tuple(input_shape))
+    (x_train, y_train), (x_test, y_test), origin, names, where = _load_source(config, tuple(input_shape))
     limit = config.data.limit
     if limit:
         x_train, y_train, x_test, y_test = x_train[:limit], y_train[:limit], x_test[:limit], y_test[:limit]
@@ -60,12 +59,15 @@ def load_data(config: Config, input_shape: tuple[int, ...]) -> Data:
         train, validation = stratified_split(train, config.train.validation, config.train.seed)
     test = Split(x_test, y_test)
     prepare = _preprocess(config, train, classes)
-    report = _report(config, train, validation, test, classes, prepare, origin, names)
+    report = _report(config, train, validation, test, classes, prepare, where, names)
     return Data(train, test, validation, classes, prepare, report, origin)
 
 
 def _load_source(config: Config, input_shape: tuple[int, ...]):
-    """`(train, test, origin, class names or None)` from the configured source, as stored."""
+    """`(train, test, origin, class names or None, where)` from the configured source, as stored.
+
+    `origin` names the data in messages; `where` is what the report records of where it was read.
+    """
     data = config.data
     source = data.source
     if source == "synthetic":
@@ -75,22 +77,23 @@ def _load_source(config: Config, input_shape: tuple[int, ...]):
         height, width, channels = _image_shape(config, input_shape, "synthetic images")
         train = make_synthetic(s.train_size, height, width, channels, s.classes, s.noise, config.train.seed)
         test = make_synthetic(s.test_size, height, width, channels, s.classes, s.noise, config.train.seed + 1_000_003)
-        return train, test, "synthetic", None
+        return train, test, "synthetic", None, {}
     path = os.path.expanduser(data.path) if data.path else ""
     if source == "idx":
         from cnnctl.data.idx import read_idx_folder
 
-        return *read_idx_folder(path), path, None
+        return *read_idx_folder(path), path, None, {"path": path}
     if source == "npz":
         from cnnctl.data.npz import read_npz
 
-        return *read_npz(path), path, None
+        return *read_npz(path), path, None, {"path": path}
     if source == "folder":
         train, test, names = _load_folder(config, path, input_shape)
-        return train, test, path, names
-    from cnnctl.data.builtin import load_builtin
+        return train, test, path, names, {"path": path}
+    from cnnctl.data.builtin import locate_builtin
 
-    return *load_builtin(source, data.data_dir), source, None
+    split, where = locate_builtin(source, data.data_dir)
+    return *split, source, None, where
 
 
 def _load_folder(config: Config, path: str, input_shape: tuple[int, ...]):
@@ -190,17 +193,20 @@ def _preprocess(config: Config, train: Split, classes: int) -> Preprocess:
 
 
 def _report(config: Config, train: Split, validation: Split | None, test: Split, classes: int,
-            prepare: Preprocess, origin: str, names: list[str] | None) -> dict[str, Any]:
-    """What the run trains on: counts and class balance of every split, image shape, preparation."""
+            prepare: Preprocess, where: dict[str, Any], names: list[str] | None) -> dict[str, Any]:
+    """What the run trains on: counts and class balance of every split, image shape, preparation.
+
+    The image shape is in the config's order (`[1, 28, 28]` for channels_first), as the summary prints it.
+    """
     splits = {"train": train, "validation": validation, "test": test}
     counts = {part: np.bincount(s.y, minlength=classes).tolist() for part, s in splits.items() if s is not None}
     report: dict[str, Any] = {
         "source": config.data.source,
-        **({"path": origin} if config.data.source in FILE_SOURCES else {}),
+        **where,  # the file or folder read, for built-in datasets too
         "train": len(train),
         "validation": len(validation) if validation is not None else 0,
         "test": len(test),
-        "image_shape": list(train.x.shape[1:]),
+        "image_shape": list(config.in_config_order(train.x.shape[1:])),  # as the config writes input_shape
         "classes": classes,
         **({"class_names": names} if names else {}),
         "class_counts": counts,
@@ -228,15 +234,17 @@ def describe(data: Data) -> str:
     """The one-line data report printed as training starts."""
     r = data.report
     return (f"data: {r['train']} train, {r['validation']} validation, {r['test']} test images of "
-            f"{'×'.join(map(str, r['image_shape']))}, {data.classes} classes, {r['class_balance']} in train")
+            f"{'×'.join(map(str, r['image_shape']))}, {plural(data.classes, 'class', 'classes')}, "
+            f"{r['class_balance']} in train")
 
 
 def check_labels(data: Data, output_units: int, config: Config) -> None:
     """The last layer must have one unit per class (or one unit for two classes)."""
     if output_units == data.classes or (output_units == 1 and data.classes == 2):
         return
+    source = config.data.source
     raise CnnctlError(config.origins.problem(
         ("model", "layers", len(config.model.layers) - 1),
-        f"the last layer gives {output_units} outputs but the data has {data.classes} classes "
-        f"(labels 0 to {data.classes - 1} in {data.origin or config.data.source})",
-        f"end the model with {data.classes} units"))
+        f"the last layer gives {plural(output_units, 'output')} but the data has "
+        f"{plural(data.classes, 'class', 'classes')} (labels 0 to {data.classes - 1} in {data.origin or source})",
+        f"end the model with {plural(data.classes, 'unit')}"))

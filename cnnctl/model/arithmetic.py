@@ -1,9 +1,12 @@
 """The lecture's output-size arithmetic for sliding windows (convolution and pooling).
 
-    output = (input − filter) / stride + 1
+    output = (input + padding − filter) / stride + 1
 
 with `filter` widened by dilation to d·(k − 1) + 1, the division rounded
-down when it is not exact, and `same` padding giving ⌈input / stride⌉.
+down when it is not exact, and no padding unless `padding: same`. For
+`same`, Keras (TensorFlow's rule) pads just enough for ⌈input / stride⌉
+outputs: (⌈input / stride⌉ − 1)·stride + filter − input in all (none if
+that is negative), half of it before the image and the odd one after.
 """
 
 from __future__ import annotations
@@ -50,12 +53,28 @@ def explain(window: Window, sizes: tuple[int, ...]) -> str:
     return parts[0] if len(set(parts)) == 1 else " × ".join(parts)
 
 
+def same_padding(window: Window, sizes: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+    """What `padding: same` adds along each axis, (before, after)."""
+    return tuple(_same_pad(n, k, s) for n, k, s in zip(sizes, window.effective, window.strides))
+
+
+def _same_pad(n: int, filter_size: int, stride: int) -> tuple[int, int]:
+    """Enough for ⌈n/stride⌉ outputs: (⌈n/s⌉ − 1)·s + filter − n, at least 0; the odd one after, as TensorFlow."""
+    total = max((-(-n // stride) - 1) * stride + filter_size - n, 0)
+    return total // 2, total - total // 2
+
+
 def _explain_axis(window: Window, axis: int, n: int) -> str:
     s, k, d = window.strides[axis], window.kernel[axis], window.dilation[axis]
-    if window.padding == "same":
-        return f"⌈{n}/{s}⌉ = {-(-n // s)}"
     eff = d * (k - 1) + 1
-    out = (n - eff) // s + 1
-    quotient = f"({n} − {eff})/{s}" if (n - eff) % s == 0 else f"⌊({n} − {eff})/{s}⌋"
-    dilated = f" [dilated kernel {d}·({k} − 1) + 1 = {eff}]" if d > 1 else ""
-    return f"{quotient} + 1 = {out}{dilated}"
+    notes, pad = [], 0
+    if window.padding == "same":
+        before, after = _same_pad(n, eff, s)
+        pad = before + after
+        notes.append(f"same: ⌈{n}/{s}⌉, " + (f"padding {before} before, {after} after" if pad else "no padding needed"))
+    if d > 1:
+        notes.append(f"dilated kernel {d}·({k} − 1) + 1 = {eff}")
+    span = n + pad - eff
+    padded = f"{n} + {pad}" if pad else f"{n}"
+    quotient = f"({padded} − {eff})/{s}" if span % s == 0 else f"⌊({padded} − {eff})/{s}⌋"
+    return f"{quotient} + 1 = {span // s + 1}" + (f" ({'; '.join(notes)})" if notes else "")

@@ -46,7 +46,6 @@ def summarize(config: Config) -> Summary:
 
 def summarize_model(model: Any, config: Config) -> Summary:
     """Every count is Keras' own (`count_params`, the weights' sizes), never recomputed."""
-    channels_first = config.model.data_format == "channels_first"
     by_name = {layer.name: layer for layer in model.layers}
     rows = []
     previous = INPUT
@@ -56,7 +55,7 @@ def summarize_model(model: Any, config: Config) -> Summary:
         rows.append(LayerRow(
             name=spec.name,
             type=spec.type,
-            output_shape=_ordered(tuple(layer.output.shape[1:]), channels_first),
+            output_shape=config.in_config_order(tuple(layer.output.shape[1:])),
             params=layer.count_params(),
             weights_per_filter=_weights_per_filter(layer),
             arithmetic=_arithmetic(layer, in_shape),
@@ -75,13 +74,6 @@ def summarize_model(model: Any, config: Config) -> Summary:
         non_trainable_params=total - trainable,
         size_bytes=sum(int(np.prod(w.shape)) * np.dtype(w.dtype).itemsize for w in model.weights),
     )
-
-
-def _ordered(shape: tuple, channels_first: bool) -> tuple:
-    """Print shapes in the order the config wrote its input: (C, H, W) for channels_first images."""
-    if channels_first and len(shape) == 3:
-        return (shape[2], shape[0], shape[1])
-    return shape
 
 
 def _weights_per_filter(layer: Any) -> int | None:

@@ -13,8 +13,18 @@ from cnnctl.keras_catalog import keras
 Base = keras().callbacks.Callback
 
 
+def float32_value(value: Any) -> float:
+    """A float32 number as the shortest decimal that reads back as it: 0.1, not 0.10000000149011612.
+
+    Keras computes losses, metrics and learning rates in float32; printed as float64 they show digits
+    that were never computed. The shortest decimal is the same float32 (nothing is lost: a rate halved
+    from it, or a resumed run compared with it, is exactly what it would have been).
+    """
+    return float(str(np.float32(value)))
+
+
 def current_lr(model: Any) -> float:
-    return float(np.asarray(keras().ops.convert_to_numpy(model.optimizer.learning_rate)))
+    return float32_value(keras().ops.convert_to_numpy(model.optimizer.learning_rate))
 
 
 class EpochLog(Base):
@@ -29,7 +39,7 @@ class EpochLog(Base):
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         seconds = time.perf_counter() - self.started
-        row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items() if k != "learning_rate"},
+        row = {"epoch": epoch + 1, **{k: float32_value(v) for k, v in (logs or {}).items() if k != "learning_rate"},
                "lr": current_lr(self.model), "seconds": round(seconds, 3),
                "images_per_second": round(self.images / seconds, 1)}
         self.sink(row)
@@ -65,7 +75,7 @@ class BestCheckpoint(Base):
         value = (logs or {}).get(self.monitor)
         if value is None or not math.isfinite(float(value)):
             return
-        value = float(value)
+        value = float32_value(value)
         if self.best is None or (value > self.best if self.maximize else value < self.best):
             self.best, self.best_epoch = value, epoch + 1
             self.save(self.model)

@@ -86,6 +86,22 @@ def load_checkpoint(folder: Path, model: Any, epochs: int | None = None
     return state, {k.removeprefix(CALLBACK): v for k, v in arrays.items() if k.startswith(CALLBACK)}
 
 
+def read_state(folder: Path) -> dict[str, Any]:
+    """The checkpoint's JSON state (its epoch, wall seconds, the callbacks' counters) without a model.
+
+    NumPy alone reads it, and only the `state` entry: the guardian of a killed run, which must not
+    import TensorFlow, learns from it how many epochs the run completed.
+    """
+    path = folder / CHECKPOINT
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return _state({"state": f["state"]}, path, None)
+    except FileNotFoundError:
+        raise CnnctlError(Problem("no checkpoint here", str(folder))) from None
+    except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile):
+        raise _damaged(path, "not a whole .npz archive with a state") from None
+
+
 @dataclass(frozen=True)
 class _Slot:
     """What the model expects in one array of the checkpoint."""

@@ -13,20 +13,29 @@ from cnnctl.data.pipeline import eval_dataset, label_encoder
 from cnnctl.data.prepare import load_data
 from cnnctl.errors import CnnctlError, Problem
 from cnnctl.model.build import internal_input_shape
+from cnnctl.training.callbacks import float32_value
 
 # What every `.keras` file Keras writes holds; without them it cannot be a model.
 MEMBERS = ("config.json", "model.weights.h5")
 
 
-def evaluate_run(folder: str | Path, model_file: str = "model.keras") -> dict[str, float]:
-    """Test metrics of a run's model (safe mode: a model file cannot run code)."""
+def evaluate_run(folder: str | Path, model_file: str = "model.keras",
+                 overrides: list[str] | tuple[str, ...] = ()) -> dict[str, float]:
+    """Test metrics of a run's model (safe mode: a model file cannot run code).
+
+    `overrides` change what it is tested on, not the run's files: `data.limit=1000`, `data.path=other.npz`
+    (see `changes.EVALUATE_KEYS`).
+    """
+    from cnnctl.training.changes import check_evaluate_overrides
+
+    check_evaluate_overrides(overrides)
     folder = Path(folder)
     config_path, model_path = folder / "config.yaml", folder / model_file
     for path in (config_path, model_path):
         if not path.is_file():
             raise CnnctlError(Problem(f"no {path.name} here: not a finished cnnctl run folder", str(folder),
                                       hint="pass runs/<name>"))
-    config = load_config(config_path)
+    config = load_config(config_path, overrides)
     model = load_saved_model(model_path)
     inputs, outputs = getattr(model, "inputs", None) or [], getattr(model, "outputs", None) or []
     if len(inputs) != 1 or len(outputs) != 1:
@@ -43,7 +52,7 @@ def evaluate_run(folder: str | Path, model_file: str = "model.keras") -> dict[st
     loss = getattr(model, "loss", None) or config.loss.name
     encode = label_encoder(loss if isinstance(loss, str) else type(loss).__name__, units)
     test = eval_dataset(data.test, config.train.batch_size, data.prepare, encode)
-    return {k: float(v) for k, v in model.evaluate(test, verbose=0, return_dict=True).items()}
+    return {k: float32_value(v) for k, v in model.evaluate(test, verbose=0, return_dict=True).items()}
 
 
 def load_saved_model(path: Path) -> Any:

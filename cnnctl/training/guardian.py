@@ -4,8 +4,10 @@ Training starts `python -m cnnctl.training.guardian RESULTS PID` with a pipe
 on its stdin, and writes to it only once it has written its final status.
 When the training process ends without that, by any means, the pipe closes;
 if results.json still says `running` for that process, the guardian marks it
-`failed` (holding the run folder's lock while it does), so the folder never claims a run
-that is gone. `cnnctl resume` takes it from the last checkpoint.
+`failed`, with the epochs it completed (holding the run folder's lock while
+it does), so the folder never claims a run that is gone. `cnnctl resume`
+takes it from the last checkpoint. It imports no TensorFlow: it starts in an
+instant.
 """
 
 from __future__ import annotations
@@ -43,6 +45,11 @@ def stop(process: Any) -> None:
 def _watch(results: Path, pid: int) -> None:
     if sys.stdin.buffer.read():  # returns when the training process has ended; "done" if it said so first
         return
+    mark_failed(results, pid)
+
+
+def mark_failed(results: Path, pid: int) -> None:
+    """If results.json still says `running` for `pid`, say `failed`, with the epochs a resume keeps."""
     import fcntl
 
     from cnnctl.runs import LOCK
@@ -66,9 +73,29 @@ def _watch(results: Path, pid: int) -> None:
         from cnnctl.runfiles import write_atomic
 
         data.pop("pid")
-        data.update(status="failed", error="the training process ended without a word (killed, or crashed): "
-                                           "`cnnctl resume` continues from the last completed epoch")
+        data.update(status="failed", epochs_completed=epochs_completed(results.parent),
+                    error="the training process ended without a word (killed, or crashed): "
+                          "`cnnctl resume` continues from the last completed epoch")
         write_atomic(results, json.dumps(data, indent=2) + "\n")
+
+
+def epochs_completed(folder: Path) -> int:
+    """The epochs a resume keeps: the checkpoint's epoch, else (no readable checkpoint) metrics.csv's rows.
+
+    A row written just before the kill, whose checkpoint was not, is an epoch a resume trains again.
+    """
+    from cnnctl.errors import CnnctlError
+    from cnnctl.training.checkpoint import read_state  # NumPy only: no TensorFlow in this process
+
+    try:
+        return int(read_state(folder)["epoch"])
+    except (CnnctlError, KeyError, TypeError, ValueError):
+        pass
+    try:
+        with (folder / "metrics.csv").open() as f:
+            return max(sum(1 for line in f if line.strip()) - 1, 0)  # less the header
+    except OSError:
+        return 0
 
 
 if __name__ == "__main__":

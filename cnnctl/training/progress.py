@@ -15,7 +15,7 @@ def epoch_line(row: dict[str, Any], epochs: int) -> str:
     """`epoch 3/20  loss 0.2345  accuracy 0.9312  val_loss 0.2811  val_accuracy 0.9100  lr 0.1  5.8s`."""
     skip = {"epoch", "lr", "seconds", "images_per_second"}
     metrics = "  ".join(f"{k} {v:.4f}" for k, v in row.items() if k not in skip)
-    return (f"epoch {row['epoch']}/{epochs}  {metrics}  lr {row['lr']:.4g}  {row['seconds']:.1f}s  "
+    return (f"epoch {row['epoch']}/{epochs}  {metrics}  lr {row['lr']:g}  {row['seconds']:.1f}s  "
             f"{row['images_per_second']:,.0f} img/s")
 
 

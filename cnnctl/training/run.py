@@ -88,16 +88,18 @@ def train(config: Config, runs_dir: str | Path = "runs", name: str | None = None
 
 
 def resume(folder: str | Path, device: str = "auto", say: Say = lambda line, kind: print(line),
-           progress: Any = None) -> Run:
+           progress: Any = None, overrides: list[str] | tuple[str, ...] = ()) -> Run:
     """Continue a stopped run (interrupted, killed, failed, or stopped during set-up) in the same folder.
 
     It picks up after the last completed epoch; a run whose epochs were all done is saved and tested.
+    `overrides` (`train.epochs=30`: see `changes.RESUME_KEYS`) are written into its config.yaml; more
+    epochs also continue a completed run.
     """
     stops = _StopRequests(say)
     with stops.installed():
         run = RunFolder.open(Path(folder))
         try:
-            return _resume(run, device, say, progress, stops)
+            return _resume(run, device, say, progress, stops, overrides)
         except KeyboardInterrupt:
             say(f"interrupted: `cnnctl resume {run.path}` continues where it stopped", "event")
             raise
@@ -105,29 +107,37 @@ def resume(folder: str | Path, device: str = "auto", say: Say = lambda line, kin
             run.release()
 
 
-def _resume(run: RunFolder, device: str, say: Say, progress: Any, stops: "_StopRequests") -> Run:
+def _resume(run: RunFolder, device: str, say: Say, progress: Any, stops: "_StopRequests",
+            overrides: list[str] | tuple[str, ...] = ()) -> Run:
+    from cnnctl.training.changes import check_resume_overrides, more_epochs
     from cnnctl.training.checkpoint import CHECKPOINT, load_checkpoint
 
+    check_resume_overrides(overrides)
     # results.json comes before the first checkpoint: a run stopped between them is resumed from its
     # start; with a checkpoint, a missing results.json has been lost, and read_results says so.
     started = (run.path / "results.json").exists() or (run.path / CHECKPOINT).exists()
     results = read_results(run.path) if started else None
     status = results.get("status") if results else "set-up"  # stopped before results.json was written
-    if status not in RESUMABLE | {"running", "set-up"}:  # running: its process is gone, or it would hold the lock
+    config = load_config(run.path / "config.yaml", overrides)
+    # running: its process is gone, or it would hold the lock
+    if status not in RESUMABLE | {"running", "set-up"} and not more_epochs(run.path, status, config):
         raise CnnctlError(Problem(f"this run is {status}: nothing to resume", str(run.path),
-                                  hint="resume takes interrupted, killed or failed runs"))
-    config = load_config(run.path / "config.yaml")
+                                  hint="resume takes interrupted, killed or failed runs, and completed ones "
+                                       "given more epochs (--set train.epochs=N)"))
     session = _prepare(config, device, say)
     state = None
     if (run.path / CHECKPOINT).exists():
         state, arrays = load_checkpoint(run.path, session.model, config.train.epochs)
         state["arrays"] = arrays
     epoch = state["epoch"] if state else 0
+    if overrides:  # later resumes, and `cnnctl train runs/<name>/config.yaml`, see the same
+        run.write_config(config.resolved())
     run.keep_metrics(epoch)
     if results is None:
         _write_summary(run, session)
         results = _new_results(run, session)
-    results.setdefault("resumed", []).append({"at_epoch": epoch, "time": _now(), "was": status})
+    results.setdefault("resumed", []).append({"at_epoch": epoch, "time": _now(), "was": status,
+                                              **({"set": list(overrides)} if overrides else {})})
     results.pop("error", None)
     results.update(status="running", device=session.device)
     say(f"resuming {run.path} after epoch {epoch}" if epoch < config.train.epochs else
@@ -258,7 +268,7 @@ def _fit(run: RunFolder, s: _Session, results: dict[str, Any], state: dict[str, 
                            halvings=guard.halvings, finished=_now(), peak_rss_mb=round(peak_host_memory_mb(), 1))
             results.pop("pid", None)
             if rows:
-                results["images_per_second"] = statistics.median(float(r["images_per_second"]) for r in rows)
+                results["images_per_second"] = round(statistics.median(float(r["images_per_second"]) for r in rows), 1)
             if guard.diverged:
                 results["diverged_at"] = guard.diverged
             run.write_json("results.json", results)
@@ -280,10 +290,12 @@ def _test(run: RunFolder, s: _Session, best: Any, last_epoch: int, say: Say) -> 
 
     A run's last epoch is not always its best: both are scored and printed, the best one with its epoch.
     """
+    from cnnctl.training.callbacks import float32_value
+
     data = eval_dataset(s.data.test, s.config.train.batch_size, s.data.prepare, s.encode)
 
     def score() -> dict[str, float]:
-        return {k: float(v) for k, v in s.model.evaluate(data, verbose=0, return_dict=True).items()}
+        return {k: float32_value(v) for k, v in s.model.evaluate(data, verbose=0, return_dict=True).items()}
 
     def line(scores: dict[str, float]) -> str:
         return "  ".join(f"{k} {v:.4f}" for k, v in scores.items())

@@ -6,7 +6,7 @@ import pytest
 
 from cnnctl import keras_catalog
 from cnnctl.data import builtin
-from cnnctl.data.builtin import candidate_folders, load_builtin
+from cnnctl.data.builtin import candidate_folders, load_builtin, locate_builtin
 from cnnctl.errors import CnnctlError
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -195,3 +195,36 @@ def test_real_fashion_mnist(offline):
     assert x_train.dtype == np.uint8 and y_train.shape == (60000,) and y_test.shape == (10000,)
     assert np.bincount(y_train).tolist() == [6000] * 10 and np.bincount(y_test).tolist() == [1000] * 10
     assert offline == []
+
+
+def test_where_the_data_was_read_is_said(tmp_path, write_idx, offline, monkeypatch):
+    """Several copies on one machine: the run records which one it read."""
+    mine = write_idx_set(tmp_path / "mine" / "fashion-mnist", mnist_like(1), write_idx)
+    monkeypatch.setenv(builtin.ENV_VAR, str(tmp_path / "mine"))
+    assert locate_builtin("fashion_mnist")[1] == {"path": str(mine)}
+    cache = tmp_path / "keras-home" / "datasets"
+    cache.mkdir()
+    np.savez(cache / "mnist.npz", **dict(zip(["x_train", "y_train", "x_test", "y_test"],
+                                             [a for part in mnist_like(2) for a in part])))
+    assert locate_builtin("mnist")[1] == {"path": str(cache / "mnist.npz")}
+
+
+def test_a_download_is_recorded_as_one(tmp_path, offline, monkeypatch):
+    x, y = np.zeros((3, 32, 32, 3), np.uint8), np.array([[1], [2], [3]], np.uint8)
+    fake = SimpleNamespace(datasets=SimpleNamespace(cifar10=SimpleNamespace(load_data=lambda: ((x, y), (x, y)))))
+    monkeypatch.setattr(keras_catalog, "keras", lambda: fake)
+    assert locate_builtin("cifar10")[1] == {"path": None, "downloaded": True}  # this fake writes no files
+
+
+def test_the_data_report_holds_the_folder_read(tmp_path, write_idx):  # found in data_dir: no download
+    from cnnctl.config import parse_config
+    from cnnctl.data.prepare import load_data
+
+    folder = write_idx_set(tmp_path / "course" / "mnist", mnist_like(3), write_idx)
+    config = parse_config(f"""
+data: {{source: mnist, data_dir: {tmp_path / 'course'}}}
+model: {{input_shape: [28, 28, 1], layers: [Flatten, {{Dense: {{units: 10, activation: softmax}}}}]}}
+train: {{validation: null}}
+""")
+    report = load_data(config, (28, 28, 1)).report
+    assert report["source"] == "mnist" and report["path"] == str(folder)

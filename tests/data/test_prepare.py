@@ -133,3 +133,24 @@ def test_labels_beyond_the_last_layer_name_the_file(tmp_path):
     with pytest.raises(CnnctlError, match=rf"gives 3 outputs but the data has 8 classes \(labels 0 to 7 in "
                                           rf"{tmp_path / 'd.npz'}\)"):
         check_labels(data, 3, cfg)
+
+
+def test_one_output_is_not_one_outputs(tmp_path):
+    np.savez(tmp_path / "d.npz", **arrays())
+    cfg = config(f"{{source: npz, path: {tmp_path / 'd.npz'}}}")
+    with pytest.raises(CnnctlError, match=r"gives 1 output but the data has 3 classes .*\(end the model with 3 units\)"):
+        check_labels(load_data(cfg, (8, 8, 1)), 1, cfg)
+
+
+def test_a_channels_first_config_reads_its_shape_back_as_written():
+    cfg = parse_config("""
+data: {synthetic: {train_size: 40, test_size: 12, classes: 3}}
+model:
+  data_format: channels_first
+  input_shape: [3, 10, 8]
+  layers: [Flatten, {Dense: {units: 3, activation: softmax}}]
+""")
+    data = load_data(cfg, (10, 8, 3))
+    assert data.train.x.shape[1:] == (10, 8, 3)  # stored channels-last, as the model is built
+    assert data.report["image_shape"] == [3, 10, 8]
+    assert " test images of 3×10×8, 3 classes, " in describe(data)

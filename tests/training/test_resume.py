@@ -127,6 +127,9 @@ def test_interrupted_run_resumes_to_the_same_metrics(reference, how):
         assert "cnnctl resume" in out and "Traceback" not in err
     done = len(metrics(folder))
     assert 1 <= done <= 2  # at most the epoch in progress is lost
+    if how == "SIGKILL":  # the guardian says what the checkpoint holds: the epochs a resume keeps
+        assert results["epochs_completed"] in (done, done - 1)
+    kept = results.get("epochs_completed")
 
     resumed = cli("resume", folder, "--quiet", "--device", "cpu")
     assert resumed.exit_code == 0, resumed.output + repr(resumed.exception)
@@ -135,6 +138,7 @@ def test_interrupted_run_resumes_to_the_same_metrics(reference, how):
     assert results["status"] == "completed"
     # from the last checkpoint: the last epoch in metrics.csv, or the one before when killed between the two
     assert results["resumed"][0]["at_epoch"] in (done, done - 1)
+    assert kept is None or results["resumed"][0]["at_epoch"] == kept
 
 
 def test_second_ctrl_c_stops_at_once_and_leaves_a_resumable_folder(reference, tmp_path):

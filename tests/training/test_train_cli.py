@@ -6,6 +6,7 @@ import csv
 import json
 import math
 
+import numpy as np
 import pytest
 import yaml
 
@@ -79,12 +80,40 @@ def test_run_folder_is_complete_and_consistent(smoke_run):
     assert config["train"]["batch_size"] == 32 and config["train"]["on_divergence"] == "halve"
 
 
+def test_numbers_in_the_run_folder_read_as_written(smoke_run):
+    """Float32 values as their shortest decimals (0.01, not 0.009999999776482582), images/s to 0.1."""
+    folder, _ = smoke_run
+    results = json.loads((folder / "results.json").read_text())
+    assert {r["lr"] for r in rows(folder)} == {"0.01"}
+    assert str(results["images_per_second"]) == f"{results['images_per_second']:.1f}"  # a median of two is their mean
+    for value in [*results["test"].values(), *results["best_test"].values(), *results["best"].values()]:
+        assert float(str(np.float32(value))) == value
+
+
 def test_evaluate_reproduces_the_test_metrics(smoke_run):
     folder, _ = smoke_run
     result = cli("evaluate", folder, "--json")
     assert result.exit_code == 0, result.output
     results = json.loads((folder / "results.json").read_text())
     assert json.loads(result.stdout) == pytest.approx(results["test"], rel=1e-5)
+
+
+def test_evaluate_set_tests_on_other_data_and_changes_no_file(smoke_run):
+    folder, _ = smoke_run
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    full = json.loads(cli("evaluate", folder, "--json").stdout)
+    result = cli("evaluate", folder, "--json", "--set", "data.limit=40", "--set", "train.batch_size=8")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["loss"] != full["loss"]  # 40 test images, not 300
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
+
+
+def test_evaluate_refuses_keys_that_would_change_the_saved_model(smoke_run):
+    folder, _ = smoke_run
+    result = cli("evaluate", folder, "--set", "train.epochs=9")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: --set train.epochs=9: evaluate cannot change train.epochs: it "
+                                    "tests the saved model as it is (evaluate takes --set for data, train.batch_size)")
 
 
 @pytest.mark.slow
