@@ -32,5 +32,5 @@ def test_one_epoch_on_fashion_mnist_is_far_above_chance(tmp_path, monkeypatch):
     assert results["test"]["accuracy"] > 0.5  # 10 classes: chance is 0.1
     data = results["data"]
     assert (data["source"], data["train"], data["test"], data["image_shape"]) == ("fashion_mnist", 6000, 6000,
-                                                                                  [28, 28, 1])
+                                                                                  [1, 28, 28])  # as the config writes it
     assert sum(data["class_counts"]["train"]) == 6000 and len(data["class_counts"]["test"]) == 10
