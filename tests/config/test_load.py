@@ -254,3 +254,40 @@ train:
            "'loss')" in no_validation
     config = parse_config(LECTURE_YAML + "train: {metrics: [accuracy, {Precision: {}}], monitor: val_precision}\n")
     assert config.logged_metrics() == ["loss", "accuracy", "precision", "val_loss", "val_accuracy", "val_precision"]
+
+
+def test_a_problem_in_every_section_is_reported_in_one_run():
+    found = problems("""\
+data:
+  scale: units
+model:
+  input_shape: [28, 28, 1]
+  layers:
+    - Conv2d: {filters: 8, kernel_size: 3}
+    - Flatten
+    - Dense: {units: 10, activation: softmax}
+train:
+  optimizer: {SGD: {learning_rate: 0.1, momentun: 0.9}}
+  nb_epoch: 3
+""")
+    assert [f.split(":")[1] for f in found] == ["2", "6", "10", "11"], found
+    assert "data.scale: expected 'unit' or 'standardize'" in found[0]
+    assert "unknown layer 'Conv2d'" in found[1]
+    assert "train.optimizer.SGD.momentun: unknown argument 'momentun' for SGD (did you mean 'momentum'" in found[2]
+    assert "train.nb_epoch: unknown key 'nb_epoch' (did you mean 'epochs'?)" in found[3]
+
+
+def test_a_refused_value_hides_nothing_else_in_its_section():
+    found = problems("""\
+model:
+  input_shape: [28, 28, "1"]
+  layers: [{Conv2D: {filter: 8, kernel_size: 3}}, Flatten, {Dense: {units: 10}}]
+data: {source: npzz, path: x.npz, augment: [RandomFlop]}
+train: {metrics: {Precision: {}}, monitor: val_precision}
+""")
+    assert any("model.input_shape.2: expected a valid integer" in f for f in found), found
+    assert any("unknown argument 'filter' for Conv2D" in f for f in found), found
+    assert any("unknown augmentation layer 'RandomFlop'" in f for f in found), found
+    # checks that would judge a refused key by its default stay silent
+    assert not any("reads no path" in f or "logs no metric" in f for f in found), found
+    assert len(found) == 5, found
