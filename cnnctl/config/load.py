@@ -19,8 +19,8 @@ from cnnctl.config.source import Origins, parse_yaml, read_yaml
 from cnnctl.config.spec import ConfigFile, DataSection, ModelSection, TrainSection
 from cnnctl.errors import CnnctlError, Problem, did_you_mean
 
-EXTENSION_PREFIX = "x-"
-PATH_KEYS = ("path", "test_path", "data_dir")  # data keys naming files or folders, relative to the current folder  # top-level keys that cnnctl ignores: a home for YAML anchors, as in Compose files
+EXTENSION_PREFIX = "x-"  # top-level keys that cnnctl ignores: a home for YAML anchors, as in Compose files
+PATH_KEYS = ("path", "test_path", "data_dir")  # data keys naming files or folders (see `_resolve_paths`)
 
 
 @dataclass(frozen=True)
@@ -42,14 +42,10 @@ class Config:
     def resolved(self) -> dict[str, Any]:
         """The whole config as plain data, defaults included: what reproduces a run.
 
-        Data paths become absolute, so the copy in a run folder still finds the data from anywhere.
+        Data paths are absolute (`_resolve_paths`), so the copy in a run folder finds the data from anywhere.
         """
         data = ConfigFile(name=self.name, data=self.data, model=self.model, train=self.train)
-        resolved = data.model_dump(mode="json")
-        for key in PATH_KEYS:
-            if resolved["data"].get(key):
-                resolved["data"][key] = os.path.abspath(os.path.expanduser(resolved["data"][key]))
-        return resolved
+        return data.model_dump(mode="json")
 
     @property
     def monitor(self) -> str:
@@ -70,17 +66,18 @@ class Config:
 def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
     """Read, override and validate a config file; raise `CnnctlError` listing every problem."""
     data, origins = read_yaml(path)
-    return _validate(data, origins, overrides, Path(path).stem)
+    return _validate(data, origins, overrides, Path(path).stem, os.path.dirname(os.path.abspath(path)))
 
 
 def parse_config(text: str, overrides: list[str] | tuple[str, ...] = (), name: str = "config") -> Config:
     """The same as `load_config`, for YAML text (notebooks, tests)."""
     data, origins = parse_yaml(text, "<string>")
-    return _validate(data, origins, overrides, name)
+    return _validate(data, origins, overrides, name, os.getcwd())
 
 
-def _validate(data: Any, origins: Origins, overrides: list[str] | tuple[str, ...], stem: str) -> Config:
-    """Every problem of every section, then the `Config`.
+def _validate(data: Any, origins: Origins, overrides: list[str] | tuple[str, ...], stem: str,
+              folder: str) -> Config:
+    """Every problem of every section, then the `Config`; `folder`: where the file's data paths start.
 
     Each section is validated on its own, so a mistake in one (a wrong type, an unknown key) does
     not hide those in the others: the checks of every section that parsed still run.
@@ -101,6 +98,7 @@ def _validate(data: Any, origins: Origins, overrides: list[str] | tuple[str, ...
     if model is not None:
         problems += _check_shape(model, origins)
     if sections.data is not None:
+        sections.data = _resolve_paths(sections.data, origins, folder)
         refused = sections.bad["data"]
         problems += check_data(sections.data, origins, refused)
         if model is not None and not refused & {"source", "synthetic"}:
@@ -113,6 +111,21 @@ def _validate(data: Any, origins: Origins, overrides: list[str] | tuple[str, ...
         raise CnnctlError(sorted(problems, key=lambda p: (p.line is None, p.line or 0)))
     return Config(sections.name or stem, sections.data, model, train, tuple(layers), *components,
                   origins.file, origins)
+
+
+def _resolve_paths(data: DataSection, origins: Origins, folder: str) -> DataSection:
+    """Data paths made absolute: one written in the file starts at the file's folder, as the schema
+    modeline beside it does (and as in Compose files), so a config finds its data from wherever cnnctl
+    runs; one given with `--set` starts at the current folder, as anything typed at a prompt does.
+    `~` is the home folder. A text config (`parse_config`) has no folder: its paths start at the current one.
+    """
+    update = {}
+    for key in PATH_KEYS:
+        value = getattr(data, key)
+        if value is not None:
+            start = os.getcwd() if origins.overridden(("data", key)) else folder
+            update[key] = os.path.normpath(os.path.join(start, os.path.expanduser(value)))
+    return data.model_copy(update=update)
 
 
 @dataclass
