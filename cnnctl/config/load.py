@@ -17,7 +17,7 @@ from cnnctl.config.layers import LayerSpec, parse_layers
 from cnnctl.config.overrides import apply_overrides
 from cnnctl.config.source import Origins, parse_yaml, read_yaml
 from cnnctl.config.spec import ConfigFile, DataSection, ModelSection, TrainSection
-from cnnctl.errors import CnnctlError, Problem, did_you_mean
+from cnnctl.errors import CnnctlError, Problem, did_you_mean, in_file_order
 
 EXTENSION_PREFIX = "x-"  # top-level keys that cnnctl ignores: a home for YAML anchors, as in Compose files
 PATH_KEYS = ("path", "test_path", "data_dir")  # data keys naming files or folders (see `_resolve_paths`)
@@ -46,6 +46,20 @@ class Config:
         """
         data = ConfigFile(name=self.name, data=self.data, model=self.model, train=self.train)
         return data.model_dump(mode="json")
+
+    def input_order_hint(self) -> str | None:
+        """The fix for the lecture's `input_shape: [1, 28, 28]` written without `data_format`.
+
+        Read channels-last, that is 1 row of 28 pixels with 28 channels each, so the first 3×3 window
+        "does not fit its 1×28 input" and MNIST's 28×28×1 images do not match it: a first dimension of
+        1, 3 or 4 (grey, RGB, RGBA) far smaller than the other two is a channel count.
+        """
+        shape = self.model.input_shape
+        if (self.model.data_format == "channels_last" and len(shape) == 3 and shape[0] in (1, 3, 4)
+                and min(shape[1:]) >= 4 * shape[0]):
+            return (f"if {shape} is [channels, height, width], as the lecture writes it, add "
+                    "model.data_format: channels_first")
+        return None
 
     @property
     def monitor(self) -> str:
@@ -107,8 +121,8 @@ def _validate(data: Any, origins: Origins, overrides: list[str] | tuple[str, ...
     if train is not None:
         train, components, p = _parse_train(train, origins, sections.bad["train"])
         problems += p
-    if problems:  # in the order of the file; a `--set` has no line: last
-        raise CnnctlError(sorted(problems, key=lambda p: (p.line is None, p.line or 0)))
+    if problems:
+        raise CnnctlError(in_file_order(problems))
     return Config(sections.name or stem, sections.data, model, train, tuple(layers), *components,
                   origins.file, origins)
 
