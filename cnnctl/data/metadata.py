@@ -116,14 +116,16 @@ def check_input(config: Config, input_shape: tuple[int, ...]) -> list[Problem]:
     if len(input_shape) != 3:
         return [config.origins.problem(where, f"{what} need [height, width, channels]")]
     height, width, channels = input_shape
+    order = config.input_order_hint()  # [1, 28, 28] without data_format: 1×28 images of 28 channels
     if source == "synthetic":
         if min(height, width) < MIN_SIDE:
             return [config.origins.problem(where, f"synthetic images are at least {MIN_SIDE}×{MIN_SIDE} pixels, "
                                                   f"the model input is {height}×{width}",
-                                           "use a larger model.input_shape: below that the shapes are too few "
-                                           "pixels to tell apart")]
+                                           order or "use a larger model.input_shape: below that the shapes are "
+                                                    "too few pixels to tell apart")]
     elif channels not in FOLDER_CHANNELS:
-        return [config.origins.problem(where, f"images from a folder have 1, 3 or 4 channels, not {channels}")]
+        return [config.origins.problem(where, f"images from a folder have 1, 3 or 4 channels, not {channels}",
+                                       order)]
     return []
 
 
@@ -194,11 +196,10 @@ def shape_problem(config: Config, stored: tuple[int, ...], input_shape: tuple[in
     hint = "set model.input_shape to match the data"
     if len(shape) == 3 and shape[-1] == want and not config.data.resize:
         hint += ", or data.resize: true"
-    if config.input_order_hint():
-        hint = config.input_order_hint()
     return config.origins.problem(("model", "input_shape"),
                                   f"the {origin} images are {'×'.join(map(str, shape))}, the model input is "
-                                  f"{'×'.join(map(str, input_shape))} (channels-last)", hint)
+                                  f"{'×'.join(map(str, input_shape))} (channels-last)",
+                                  config.input_order_hint() or hint)
 
 
 def class_problem(config: Config, units: int, classes: int, origin: str) -> Problem | None:

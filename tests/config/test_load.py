@@ -291,3 +291,20 @@ train: {metrics: {Precision: {}}, monitor: val_precision}
     # checks that would judge a refused key by its default stay silent
     assert not any("reads no path" in f or "logs no metric" in f for f in found), found
     assert len(found) == 5, found
+
+
+@pytest.mark.parametrize("shape, data_format, hinted", [
+    ([1, 28, 28], "channels_last", True),   # the lecture's MNIST shape
+    ([3, 32, 32], "channels_last", True),   # CIFAR's
+    ([4, 16, 16], "channels_last", True),   # RGBA
+    ([1, 28, 28], "channels_first", False),  # said so
+    ([28, 28, 1], "channels_last", False),
+    ([3, 8, 8], "channels_last", False),     # not much smaller: could be 3×8 images of 8 channels
+    ([2, 28, 28], "channels_last", False),   # not a channel count images have
+])
+def test_the_channels_first_hint_names_data_format_only_for_a_shape_that_looks_like_it(shape, data_format, hinted):
+    config = parse_config(f"model: {{input_shape: {shape}, data_format: {data_format}, layers: [Flatten]}}")
+    hint = config.input_order_hint()
+    assert (hint is not None) == hinted
+    assert hint is None or hint == (f"if {shape} is [channels, height, width], as the lecture writes it, add "
+                                    "model.data_format: channels_first")
