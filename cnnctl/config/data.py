@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 from cnnctl import keras_catalog
-from cnnctl.config.arguments import parse_arguments
+from cnnctl.config.arguments import mapping_hint, parse_arguments
 from cnnctl.config.source import KeyPath, Origins
 from cnnctl.config.spec import DataSection, ModelSection, SyntheticData
 from cnnctl.errors import Problem, did_you_mean, human_bytes
@@ -113,8 +113,8 @@ def _check_augmentation(path: KeyPath, name: str, args: Any, origins: Origins) -
         hint = did_you_mean(name, list(known)) or f"choose from {', '.join(sorted(known))}"
         return [origins.problem(path + (name,), f"unknown augmentation layer '{name}'", hint)]
     if not isinstance(args, dict):
-        return [origins.problem(path + (name,), f"arguments of {name} must be a mapping",
-                                f"write {name}: {{arg: value, ...}}")]
+        return [origins.problem(path + (name,), f"arguments of {name} must be a mapping of names to values",
+                                mapping_hint(known[name], name, args))]
     problems = []
     for key, why in NOT_FROM_CONFIG.items():
         if key in args:

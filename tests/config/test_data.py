@@ -59,8 +59,8 @@ def test_augmentation_mistakes_each_at_their_line():
         "<string>:5: data.augment.2.RandomRotation: RandomRotation needs 'factor' " + found[2].split("'factor' ")[1],
         "<string>:6: data.augment.3.RandomFlip.seed: seed is not set here (augmentation is seeded from train.seed, "
         "the epoch and the step)",
-        "<string>:7: data.augment.4.RandomZoom: arguments of RandomZoom must be a mapping "
-        "(write RandomZoom: {arg: value, ...})",
+        "<string>:7: data.augment.4.RandomZoom: arguments of RandomZoom must be a mapping of names to values "
+        "(write RandomZoom: {height_factor: 0.1})",
         "<string>:8: data.augment.5.RandomZoom.height_factor: expected a number, got 'x' (string)",
         "<string>:9: data.augment.6: an augment entry is one Keras layer name, with or without arguments "
         "(e.g. '- RandomFlip: {mode: horizontal}')",

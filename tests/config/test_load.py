@@ -308,3 +308,28 @@ def test_the_channels_first_hint_names_data_format_only_for_a_shape_that_looks_l
     assert (hint is not None) == hinted
     assert hint is None or hint == (f"if {shape} is [channels, height, width], as the lecture writes it, add "
                                     "model.data_format: channels_first")
+
+
+@pytest.mark.parametrize("layer, expected", [
+    ("Dense: 10", "arguments of Dense must be a mapping of names to values (write Dense: {units: 10})"),
+    ("Activation: relu", "(write Activation: {activation: relu})"),
+    ("Convolution2D: [25, 3, 3]", "(write Convolution2D: {filters: 25, kernel_size: ...})"),
+    ("MaxPooling2D: 2", "(write MaxPooling2D: {pool_size: 2})"),  # nothing required: its first argument
+])
+def test_arguments_that_are_not_a_mapping_say_what_the_mapping_would_be(layer, expected):
+    [message] = problems(f"model: {{input_shape: [28, 28, 1], layers: [{{{layer}}}, Flatten]}}")
+    assert message.endswith(expected), message
+
+
+def test_keras1_arguments_with_no_one_to_one_name_say_what_replaced_them():
+    found = problems(LECTURE_YAML.replace("Conv2D: {filters: 25, kernel_size: 3}", "Conv2D: {filters: 25, nb_row: 3, "
+                                                                                   "nb_col: 5}")
+                     + "train: {optimizer: {SGD: {learning_rate: 0.1, decay: 1.0e-6}}}\n")
+    assert found[:2] == [f"<string>:5: model.layers.0.Conv2D.{key}: unknown argument '{key}' for Conv2D (Keras 1's "
+                         "nb_row and nb_col are one argument in Keras 3: kernel_size: [3, 5])"
+                         for key in ("nb_row", "nb_col")]  # and no 'needs kernel_size' besides
+    assert found[2] == ("<string>:12: train.optimizer.SGD.decay: unknown argument 'decay' for SGD (Keras 2's decay "
+                        "divided the rate by 1 + decay × step; in Keras 3 that is a schedule: remove learning_rate and "
+                        "decay here and set train.lr_schedule: {InverseTimeDecay: {initial_learning_rate: 0.1, "
+                        "decay_steps: 1, decay_rate: 1.0e-06}}; weight_decay is another thing: it shrinks the weights)")
+    assert len(found) == 3
