@@ -62,15 +62,16 @@ def data_problems(config: Config, input_shape: tuple[int, ...], units: int | Non
         units: the last layer's outputs, compared with the classes; None: not compared
             (the model could not be built).
     """
-    problems = check_paths(config) + check_input(config, input_shape)
-    if problems:
+    paths = check_paths(config)
+    problems = paths + check_input(config, input_shape)
+    if paths:  # nothing to read
         return problems
     try:
         facts = read_facts(config)
     except CnnctlError as exc:
-        return exc.problems
-    problems = [p for p in (shape_problem(config, shape, input_shape, facts.origin) for shape in facts.image_shapes)
-                if p is not None][:1]
+        return problems + exc.problems
+    shapes = (shape_problem(config, shape, input_shape, facts.origin) for shape in facts.image_shapes)
+    problems += [p for p in shapes if p is not None][:1]  # train and test alike: said once
     mismatch = class_problem(config, units, facts.classes, facts.origin) if units is not None else None
     return problems + ([mismatch] if mismatch else [])
 

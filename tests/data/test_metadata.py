@@ -66,3 +66,10 @@ def test_a_builtin_dataset_whose_files_hold_more_classes_is_refused():
     with pytest.raises(CnnctlError, match="labels go up to 11, but mnist has 10 classes"):
         count_classes(config("{source: mnist}"), [np.arange(12)], "/data/mnist.npz")
     assert count_classes(config("{source: mnist}"), [np.arange(3)], "/data/mnist.npz") == 10  # a `limit` of few
+
+
+def test_an_input_too_small_for_synthetic_images_hides_no_class_mismatch():
+    found = data_problems(parse_config("model: {input_shape: [6, 6, 1], layers: [Flatten, {Dense: {units: 10}}]}"),
+                          (6, 6, 1), units=10)
+    assert [p.path for p in found] == ["model.input_shape", "model.layers.1"], found
+    assert "the data has 4 classes" in found[1].message
