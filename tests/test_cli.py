@@ -227,11 +227,13 @@ def test_a_missing_data_path_says_where_cnnctl_looked(tmp_path, monkeypatch):
     (tmp_path / "elsewhere").mkdir()
     config = tmp_path / "configs" / "net.yaml"
     config.write_text("data: {source: idx, path: ../data/mnist_idx}\n"
-                      "model: {input_shape: [28, 28, 1], layers: [Flatten, {Dense: {units: 10, activation: softmax}}]}\n")
+                      "model: {input_shape: [28, 28, 1],\n"
+                      "        layers: [Flatten, {Dense: {units: 10, activation: softmax}}]}\n")
     monkeypatch.chdir(tmp_path / "elsewhere")
     result = cli("validate", config)
-    assert result.stderr.splitlines()[0] == (f"error: {config}:1: data.path: no such folder: {tmp_path / 'data' / 'mnist_idx'}"
-                                             " (a relative path starts at the config file's folder)"), result.stderr
+    assert result.stderr.splitlines()[0] == (f"error: {config}:1: data.path: no such folder: "
+                                             f"{tmp_path / 'data' / 'mnist_idx'} (a relative path starts at the "
+                                             "config file's folder)"), result.stderr
     typed = cli("validate", config, "--set", "data.path=mnist_idx")
     assert typed.stderr.splitlines()[0] == (f"error: --set data.path=mnist_idx: data.path: no such folder: "
                                             f"{tmp_path / 'elsewhere' / 'mnist_idx'} (a --set path starts at the "
@@ -241,7 +243,8 @@ def test_a_missing_data_path_says_where_cnnctl_looked(tmp_path, monkeypatch):
 
 
 def test_train_refuses_what_validate_refuses_with_the_same_line(write_config, tmp_path):
-    config = write_config("model: {input_shape: [6, 6, 1], layers: [Flatten, {Dense: {units: 4, activation: softmax}}]}\n")
+    config = write_config("model: {input_shape: [6, 6, 1],\n"
+                          "        layers: [Flatten, {Dense: {units: 4, activation: softmax}}]}\n")
     validated = cli("validate", config)
     trained = cli("train", config, "--runs-dir", tmp_path / "runs", "--quiet")
     assert trained.exit_code == validated.exit_code == 2

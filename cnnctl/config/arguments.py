@@ -98,7 +98,8 @@ def flow(value: Any) -> str:
     """`value` as YAML flow text, as a user would type it in a config: `relu`, `[3, 3]`, `1.0e-06`."""
     import yaml
 
-    return yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=1 << 16).removesuffix("\n...\n").strip()
+    text = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=1 << 16)
+    return text.removesuffix("\n...\n").strip()
 
 
 def typed(value: Any, arg: keras_catalog.Argument | None) -> Any:

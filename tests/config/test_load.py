@@ -322,14 +322,15 @@ def test_arguments_that_are_not_a_mapping_say_what_the_mapping_would_be(layer, e
 
 
 def test_keras1_arguments_with_no_one_to_one_name_say_what_replaced_them():
-    found = problems(LECTURE_YAML.replace("Conv2D: {filters: 25, kernel_size: 3}", "Conv2D: {filters: 25, nb_row: 3, "
-                                                                                   "nb_col: 5}")
+    conv = "Conv2D: {filters: 25, nb_row: 3, nb_col: 5}"
+    found = problems(LECTURE_YAML.replace("Conv2D: {filters: 25, kernel_size: 3}", conv)
                      + "train: {optimizer: {SGD: {learning_rate: 0.1, decay: 1.0e-6}}}\n")
     assert found[:2] == [f"<string>:5: model.layers.0.Conv2D.{key}: unknown argument '{key}' for Conv2D (Keras 1's "
                          "nb_row and nb_col are one argument in Keras 3: kernel_size: [3, 5])"
                          for key in ("nb_row", "nb_col")]  # and no 'needs kernel_size' besides
     assert found[2] == ("<string>:12: train.optimizer.SGD.decay: unknown argument 'decay' for SGD (Keras 2's decay "
-                        "divided the rate by 1 + decay × step; in Keras 3 that is a schedule: remove learning_rate and "
-                        "decay here and set train.lr_schedule: {InverseTimeDecay: {initial_learning_rate: 0.1, "
-                        "decay_steps: 1, decay_rate: 1.0e-06}}; weight_decay is another thing: it shrinks the weights)")
+                        "divided the rate by 1 + decay × step; in Keras 3 that is a schedule: remove learning_rate "
+                        "and decay here and set train.lr_schedule: {InverseTimeDecay: {initial_learning_rate: 0.1, "
+                        "decay_steps: 1, decay_rate: 1.0e-06}}; weight_decay is another thing: it shrinks the "
+                        "weights)")
     assert len(found) == 3
