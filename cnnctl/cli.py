@@ -125,15 +125,12 @@ def summary(config: str, overrides: tuple[str, ...], as_json: bool, explain: boo
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
 def validate(configs: tuple[str, ...], overrides: tuple[str, ...]) -> None:
     """Check configs without training: every problem in every file, then exit 0 or 2."""
-    from cnnctl.config import load_config
-    from cnnctl.model import build_model, check_output
+    from cnnctl.check import check_config
 
     failed = 0
     for path in configs:
         try:
-            config = load_config(path, overrides)
-            model = build_model(config)
-            check_output(config, model)
+            _, model = check_config(path, overrides)
         except CnnctlError as exc:
             failed += 1
             for problem in exc.problems:

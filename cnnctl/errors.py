@@ -55,6 +55,11 @@ class CnnctlError(Exception):
         return self.problems[0].path
 
 
+def in_file_order(problems: list[Problem]) -> list[Problem]:
+    """Problems as a reader meets them in the file; those with no line (a `--set`) last."""
+    return sorted(problems, key=lambda p: (p.line is None, p.line or 0))
+
+
 def did_you_mean(word: str, choices: list[str] | set[str]) -> str | None:
     """A 'did you mean' hint from the closest choices, case-insensitively."""
     import difflib

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.conftest import CONFIGS, LECTURE_YAML, cli
+from tests.conftest import CONFIGS, LECTURE_YAML, ROOT, cli
 
 
 def test_summary_of_the_lecture_network(write_config):
@@ -46,8 +46,16 @@ def test_summary_json_and_set(write_config):
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=[c.name for c in CONFIGS])
-def test_every_shipped_config_validates(config):
-    result = cli("validate", config)
+def test_every_shipped_config_validates(config, tmp_path):
+    overrides = []
+    if config.name == "image_folder.yaml":  # your own photos: validate looks for them, beside configs/
+        missing = cli("validate", config)
+        assert f"data.path: no such folder: {ROOT / 'data' / 'images'} (" in missing.stderr, missing.output
+        for name in ("cat", "dog"):
+            (tmp_path / "pets" / name).mkdir(parents=True)
+            (tmp_path / "pets" / name / "001.png").write_bytes(b"")  # listed, never decoded
+        overrides = ["--set", f"data.path={tmp_path / 'pets'}"]
+    result = cli("validate", config, *overrides)
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(f"ok: {config}")
 
@@ -125,7 +133,7 @@ def test_top_level_help_shows_each_command_whole():
 
 
 def test_validate_reports_every_problem_in_every_file(write_config):
-    good = write_config(LECTURE_YAML, "good.yaml")
+    good = write_config(LECTURE_YAML + "data: {source: mnist}\n", "good.yaml")
     bad = write_config(LECTURE_YAML.replace("filters: 25", "filter: 25").replace("units: 10,", "units: x,")
                        + "train: {epochs: 0}\n", "bad.yaml")
     also_bad = write_config("model: {input_shape: [1], layers: [Conv2d]}\n", "also_bad.yaml")
@@ -133,7 +141,9 @@ def test_validate_reports_every_problem_in_every_file(write_config):
     assert result.exit_code == 2
     assert result.stdout == f"ok: {good} (137,660 parameters)\n"
     errors = result.stderr.splitlines()
-    assert sum("bad.yaml" in e and "also_bad" not in e for e in errors) == 1  # pydantic errors stop layer checks
+    mine = [e for e in errors if "bad.yaml" in e and "also_bad" not in e]  # a type error hides no layer error
+    assert [e.split(": ")[2] for e in mine] == ["model.layers.0.Conv2D.filter", "model.layers.6.Dense.units",
+                                               "train.epochs"], mine
     assert any("also_bad.yaml:1: model.layers.0.Conv2d: unknown layer" in e for e in errors)
     assert errors[-1] == "2 of 3 config(s) invalid"
 
@@ -247,3 +257,34 @@ def test_a_plugin_that_fails_on_import_shows_its_own_traceback_and_exits_2(tmp_p
             in zip(lines[-len(last_lines):], last_lines)] == [True] * len(last_lines), result.stderr
     assert "importlib" not in result.stderr and "cnnctl/plugins.py" not in result.stderr
     assert "this is a bug in cnnctl" not in result.stderr
+
+
+def test_a_missing_data_path_says_where_cnnctl_looked(tmp_path, monkeypatch):
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    config = tmp_path / "configs" / "net.yaml"
+    config.write_text("data: {source: idx, path: ../data/mnist_idx}\n"
+                      "model: {input_shape: [28, 28, 1],\n"
+                      "        layers: [Flatten, {Dense: {units: 10, activation: softmax}}]}\n")
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    result = cli("validate", config)
+    assert result.stderr.splitlines()[0] == (f"error: {config}:1: data.path: no such folder: "
+                                             f"{tmp_path / 'data' / 'mnist_idx'} (a relative path starts at the "
+                                             "config file's folder)"), result.stderr
+    typed = cli("validate", config, "--set", "data.path=mnist_idx")
+    assert typed.stderr.splitlines()[0] == (f"error: --set data.path=mnist_idx: data.path: no such folder: "
+                                            f"{tmp_path / 'elsewhere' / 'mnist_idx'} (a --set path starts at the "
+                                            "current folder)"), typed.stderr
+    npz = cli("validate", config, "--set", f"data={{source: npz, path: {tmp_path}}}")
+    assert f"data.path: a folder, not a file: {tmp_path} (source npz reads a .npz file)" in npz.stderr, npz.stderr
+
+
+def test_train_refuses_what_validate_refuses_with_the_same_line(write_config, tmp_path):
+    config = write_config("model: {input_shape: [6, 6, 1],\n"
+                          "        layers: [Flatten, {Dense: {units: 4, activation: softmax}}]}\n")
+    validated = cli("validate", config)
+    trained = cli("train", config, "--runs-dir", tmp_path / "runs", "--quiet")
+    assert trained.exit_code == validated.exit_code == 2
+    line = f"error: {config}:1: model.input_shape: synthetic images are at least 8×8 pixels, the model input is 6×6"
+    assert trained.stderr.splitlines()[0].startswith(line), trained.stderr
+    assert validated.stderr.splitlines()[0] == trained.stderr.splitlines()[0]

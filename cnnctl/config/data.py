@@ -12,11 +12,12 @@ import math
 from typing import Any
 
 from cnnctl import keras_catalog
-from cnnctl.config.arguments import parse_arguments
+from cnnctl.config.arguments import mapping_hint, parse_arguments
 from cnnctl.config.source import KeyPath, Origins
 from cnnctl.config.spec import DataSection, ModelSection, SyntheticData
 from cnnctl.errors import Problem, did_you_mean, human_bytes
 
+SOURCE_KEYS = {"source", "path", "test_path", "test_split"}
 PATH_SOURCES = {"idx": "a folder of IDX files", "npz": "a .npz file", "folder": "a folder of class sub-folders"}
 # Randomness in augmentation comes from train.seed, the epoch and the step (see cnnctl.data.augment).
 # Synthetic images are generated in memory as float32, about three times that at the peak of generating them;
@@ -26,8 +27,20 @@ NOT_FROM_CONFIG = {"seed": "augmentation is seeded from train.seed, the epoch an
                    "data_format": "augmentation always sees channels-last images"}
 
 
-def check_data(data: DataSection, origins: Origins) -> list[Problem]:
-    """Every problem of the data section: keys its source does not read, a missing path, bad augmentation."""
+def check_data(data: DataSection, origins: Origins, refused: set[str] | frozenset[str] = frozenset()) -> list[Problem]:
+    """Every problem of the data section: keys its source does not read, a missing path, bad augmentation.
+
+    `refused`: keys whose values were refused (wrong type), at their defaults here: what depends on
+    them is not judged.
+    """
+    problems = [] if refused & SOURCE_KEYS else _check_source_keys(data, origins)
+    for path, name, args in augment_entries(data.augment):
+        problems += _check_augmentation(path, name, args, origins)
+    return problems
+
+
+def _check_source_keys(data: DataSection, origins: Origins) -> list[Problem]:
+    """The keys naming files are given where the source reads them, and only there."""
     problems = []
     here = ("data",)
     if data.source in PATH_SOURCES and data.path is None:
@@ -43,8 +56,6 @@ def check_data(data: DataSection, origins: Origins) -> list[Problem]:
     if data.test_path is not None and data.test_split is not None:
         problems.append(origins.problem(here + ("test_split",), "test_split and test_path both give a test split",
                                         "keep one"))
-    for path, name, args in augment_entries(data.augment):
-        problems += _check_augmentation(path, name, args, origins)
     return problems
 
 
@@ -102,8 +113,8 @@ def _check_augmentation(path: KeyPath, name: str, args: Any, origins: Origins) -
         hint = did_you_mean(name, list(known)) or f"choose from {', '.join(sorted(known))}"
         return [origins.problem(path + (name,), f"unknown augmentation layer '{name}'", hint)]
     if not isinstance(args, dict):
-        return [origins.problem(path + (name,), f"arguments of {name} must be a mapping",
-                                f"write {name}: {{arg: value, ...}}")]
+        return [origins.problem(path + (name,), f"arguments of {name} must be a mapping of names to values",
+                                mapping_hint(known[name], name, args))]
     problems = []
     for key, why in NOT_FROM_CONFIG.items():
         if key in args:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cnnctl import keras_catalog
-from cnnctl.config.arguments import parse_arguments
+from cnnctl.config.arguments import mapping_hint, parse_arguments
 from cnnctl.config.source import KeyPath, Origins
 from cnnctl.errors import Problem, did_you_mean
 
@@ -62,8 +62,10 @@ def _parse_entry(entry: Any, path: KeyPath, origins: Origins, problems: list[Pro
         type_name, args = next(iter(entry.items()))
         args = {} if args is None else args
         if not isinstance(args, dict):
-            problems.append(origins.problem(path + (type_name,), f"arguments of {type_name} must be a mapping",
-                                            f"write {type_name}: {{arg: value, ...}}"))
+            cls = keras_catalog.classes("layers").get(str(type_name))
+            hint = mapping_hint(cls, type_name, args) if cls else f"write {type_name}: {{arg: value, ...}}"
+            problems.append(origins.problem(path + (type_name,), f"arguments of {type_name} must be a mapping "
+                                            "of names to values", hint))
             return None
     else:
         problems.append(origins.problem(path, "a layer entry is one Keras class name, with or without arguments",

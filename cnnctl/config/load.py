@@ -17,10 +17,10 @@ from cnnctl.config.layers import LayerSpec, parse_layers
 from cnnctl.config.overrides import apply_overrides
 from cnnctl.config.source import Origins, parse_yaml, read_yaml
 from cnnctl.config.spec import ConfigFile, DataSection, ModelSection, TrainSection
-from cnnctl.errors import CnnctlError, Problem, did_you_mean
+from cnnctl.errors import CnnctlError, Problem, did_you_mean, in_file_order
 
-EXTENSION_PREFIX = "x-"
-PATH_KEYS = ("path", "test_path", "data_dir")  # data keys naming files or folders, relative to the current folder  # top-level keys that cnnctl ignores: a home for YAML anchors, as in Compose files
+EXTENSION_PREFIX = "x-"  # top-level keys that cnnctl ignores: a home for YAML anchors, as in Compose files
+PATH_KEYS = ("path", "test_path", "data_dir")  # data keys naming files or folders (see `_resolve_paths`)
 
 
 @dataclass(frozen=True)
@@ -42,14 +42,24 @@ class Config:
     def resolved(self) -> dict[str, Any]:
         """The whole config as plain data, defaults included: what reproduces a run.
 
-        Data paths become absolute, so the copy in a run folder still finds the data from anywhere.
+        Data paths are absolute (`_resolve_paths`), so the copy in a run folder finds the data from anywhere.
         """
         data = ConfigFile(name=self.name, data=self.data, model=self.model, train=self.train)
-        resolved = data.model_dump(mode="json")
-        for key in PATH_KEYS:
-            if resolved["data"].get(key):
-                resolved["data"][key] = os.path.abspath(os.path.expanduser(resolved["data"][key]))
-        return resolved
+        return data.model_dump(mode="json")
+
+    def input_order_hint(self) -> str | None:
+        """The fix for the lecture's `input_shape: [1, 28, 28]` written without `data_format`.
+
+        Read channels-last, that is 1 row of 28 pixels with 28 channels each, so the first 3×3 window
+        "does not fit its 1×28 input" and MNIST's 28×28×1 images do not match it: a first dimension of
+        1, 3 or 4 (grey, RGB, RGBA) far smaller than the other two is a channel count.
+        """
+        shape = self.model.input_shape
+        if (self.model.data_format == "channels_last" and len(shape) == 3 and shape[0] in (1, 3, 4)
+                and min(shape[1:]) >= 4 * shape[0]):
+            return (f"if {shape} is [channels, height, width], as the lecture writes it, add "
+                    "model.data_format: channels_first")
+        return None
 
     def in_config_order(self, shape: tuple) -> tuple:
         """A channels-last image shape (as the model is built) in the order the config writes it.
@@ -79,16 +89,22 @@ class Config:
 def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
     """Read, override and validate a config file; raise `CnnctlError` listing every problem."""
     data, origins = read_yaml(path)
-    return _validate(data, origins, overrides, Path(path).stem)
+    return _validate(data, origins, overrides, Path(path).stem, os.path.dirname(os.path.abspath(path)))
 
 
 def parse_config(text: str, overrides: list[str] | tuple[str, ...] = (), name: str = "config") -> Config:
     """The same as `load_config`, for YAML text (notebooks, tests)."""
     data, origins = parse_yaml(text, "<string>")
-    return _validate(data, origins, overrides, name)
+    return _validate(data, origins, overrides, name, os.getcwd())
 
 
-def _validate(data: Any, origins: Origins, overrides: list[str] | tuple[str, ...], stem: str) -> Config:
+def _validate(data: Any, origins: Origins, overrides: list[str] | tuple[str, ...], stem: str,
+              folder: str) -> Config:
+    """Every problem of every section, then the `Config`; `folder`: where the file's data paths start.
+
+    Each section is validated on its own, so a mistake in one (a wrong type, an unknown key) does
+    not hide those in the others: the checks of every section that parsed still run.
+    """
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -96,40 +112,124 @@ def _validate(data: Any, origins: Origins, overrides: list[str] | tuple[str, ...
                                   hint="start with 'model:'"))
     data = apply_overrides(data, overrides, origins)
     data = {k: v for k, v in data.items() if not str(k).startswith(EXTENSION_PREFIX)}
+    sections = _parse_sections(data, origins)
+    problems = sections.problems
+    model, layers = sections.model, []
+    if sections.usable("model", "layers"):
+        layers, p = parse_layers(data["model"]["layers"], origins)
+        problems += p
+    if model is not None:
+        problems += _check_shape(model, origins)
+    if sections.data is not None:
+        sections.data = _resolve_paths(sections.data, origins, folder)
+        refused = sections.bad["data"]
+        problems += check_data(sections.data, origins, refused)
+        if model is not None and not refused & {"source", "synthetic"}:
+            problems += check_synthetic_size(sections.data, model, origins)
+    train, components = sections.train, ()
+    if train is not None:
+        train, components, p = _parse_train(train, origins, sections.bad["train"])
+        problems += p
+    if problems:
+        raise CnnctlError(in_file_order(problems))
+    return Config(sections.name or stem, sections.data, model, train, tuple(layers), *components,
+                  origins.file, origins)
+
+
+def _resolve_paths(data: DataSection, origins: Origins, folder: str) -> DataSection:
+    """Data paths made absolute: one written in the file starts at the file's folder, as the schema
+    modeline beside it does (and as in Compose files), so a config finds its data from wherever cnnctl
+    runs; one given with `--set` starts at the current folder, as anything typed at a prompt does.
+    `~` is the home folder. A text config (`parse_config`) has no folder: its paths start at the current one.
+    """
+    update = {}
+    for key in PATH_KEYS:
+        value = getattr(data, key)
+        if value is not None:
+            start = os.getcwd() if origins.overridden(("data", key)) else folder
+            update[key] = os.path.normpath(os.path.join(start, os.path.expanduser(value)))
+    return data.model_copy(update=update)
+
+
+@dataclass
+class _Sections:
+    """What pydantic accepted of each section (None: nothing usable), the keys it refused, and why.
+
+    `bad` holds, by section, the keys pydantic refused; a section refused whole is not in it.
+    """
+
+    name: str | None = None
+    data: DataSection | None = None
+    model: ModelSection | None = None
+    train: TrainSection | None = None
+    bad: dict[str, set[str]] = field(default_factory=lambda: {key: set() for key in SECTIONS})
+    problems: list[Problem] = field(default_factory=list)
+
+    def usable(self, section: str, key: str) -> bool:
+        """Did pydantic accept this key (so a check of it reads what the user wrote, not a default)?"""
+        return section in self.bad and key not in self.bad[section]
+
+
+SECTIONS = {"data": DataSection, "model": ModelSection, "train": TrainSection}
+
+
+def _parse_sections(data: dict[str, Any], origins: Origins) -> _Sections:
+    """Each section as pydantic validates it, the keys it refused left out.
+
+    A section with a refused key is validated again without it, so the checks of its other keys
+    still run (an unknown `train.nb_epoch` must not hide the optimizer's mistakes); those keys take
+    their defaults, which the checks of the keys around them are told (`_Sections.usable`). A section
+    that is not a mapping, or lacks a required key, is left out whole.
+    """
     try:
         file = ConfigFile.model_validate(data)
     except pydantic.ValidationError as exc:
-        raise CnnctlError(_translate(exc, data, origins)) from None
+        errors = exc.errors()
+        problems = _translate(exc, data, origins)
+    else:
+        return _Sections(file.name, file.data, file.model, file.train)
+    whole = {err["loc"][0] for err in errors if len(err["loc"]) == 1}
+    bad = {key: {err["loc"][1] for err in errors if len(err["loc"]) > 1 and err["loc"][0] == key}
+           for key in SECTIONS if key not in whole}
+    parsed = _Sections(None if "name" in whole else data.get("name"), bad=bad, problems=problems)
+    for key, cls in SECTIONS.items():
+        if key in whole:
+            continue
+        raw = data.get(key, {})
+        try:
+            setattr(parsed, key, cls.model_validate({k: v for k, v in raw.items() if k not in bad[key]}))
+        except pydantic.ValidationError:  # a required key was refused: only its siblings' own checks run
+            pass
+    return parsed
+
+
+def _parse_train(train: TrainSection, origins: Origins, bad: set[str]) -> tuple[TrainSection, tuple, list[Problem]]:
+    """The train section with its Keras names resolved: `(train, (loss, optimizer, metrics, schedule), problems)`.
+
+    `bad`: keys pydantic refused, at their defaults here: the monitors are not checked against them.
+    """
     problems: list[Problem] = []
-    layers, layer_problems = parse_layers(file.model.layers, origins)
-    problems += layer_problems
-    problems += _check_shape(file.model, origins)
-    problems += check_data(file.data, origins)
-    problems += check_synthetic_size(file.data, file.model, origins)
-    loss, p1 = parse_component("losses", file.train.loss, ("train", "loss"), origins)
-    optimizer, p2 = parse_component("optimizers", file.train.optimizer, ("train", "optimizer"), origins)
+    loss, p1 = parse_component("losses", train.loss, ("train", "loss"), origins)
+    optimizer, p2 = parse_component("optimizers", train.optimizer, ("train", "optimizer"), origins)
     problems += p1 + p2
     metrics = []
-    for i, raw in enumerate(file.train.metrics):
+    for i, raw in enumerate(train.metrics):
         metric, p = parse_component("metrics", raw, ("train", "metrics", i), origins)
         problems += p
         metrics.append(metric)
-    schedule, p = _parse_schedule(file.train, optimizer, origins)
+    schedule, p = _parse_schedule(train, optimizer, origins)
     problems += p
-    if schedule is not None and schedule.kind == "schedules" and "on_divergence" not in file.train.model_fields_set:
-        file.train.on_divergence = "stop"  # cnnctl cannot halve a rate that a schedule computes
-    if None not in metrics:  # with a metric unknown, what the run logs is unknown too
-        problems += _check_monitors(file.train, metrics, schedule, origins)
-    train = file.train
+    if schedule is not None and schedule.kind == "schedules" and "on_divergence" not in train.model_fields_set:
+        train.on_divergence = "stop"  # cnnctl cannot halve a rate that a schedule computes
+    # with a metric unknown (or refused), what the run logs is unknown too
+    if None not in metrics and not bad & {"metrics", "validation", "lr_schedule", "early_stopping"}:
+        problems += _check_monitors(train, metrics, schedule, origins)
     if train.early_stopping is not None:
         cls = keras_catalog.classes("callbacks")["EarlyStopping"]
         stopping, p = parse_arguments(cls, train.early_stopping, ("train", "early_stopping"), origins)
         problems += p
         train = train.model_copy(update={"early_stopping": stopping})
-    if problems:
-        raise CnnctlError(problems)
-    return Config(file.name or stem, file.data, file.model, train, tuple(layers), loss, optimizer,
-                  tuple(metrics), schedule, origins.file, origins)
+    return train, (loss, optimizer, tuple(metrics), schedule), problems
 
 
 # Keras' learning-rate schedules are functions of the step; ReduceLROnPlateau is a callback that

@@ -49,6 +49,13 @@ class Origins:
                 return Problem(message, self.file, self.lines[prefix], dotted(path) or None, hint)
         return Problem(message, self.file, None, dotted(path) or None, hint)
 
+    def overridden(self, path: KeyPath) -> bool:
+        """Was the value at `path` given by a `--set` (of it, or of a key above it) rather than the file?
+
+        Overrides are applied after the file is read, so one above `path` replaced the file's value too.
+        """
+        return any(path[:end] in self.overrides for end in range(1, len(path) + 1))
+
     def error(self, path: KeyPath, message: str, hint: str | None = None) -> CnnctlError:
         return CnnctlError(self.problem(path, message, hint))
 

@@ -42,13 +42,15 @@ class DataSection(Section):
                                  "files: `idx` (a folder of MNIST-format IDX files), `npz` (a NumPy archive with "
                                  "x_train, y_train, x_test, y_test) or `folder` (class sub-folders of images).")
     path: Union[str, None] = Field(
-        None, description="For `idx` and `folder` a folder, for `npz` a file; relative to the current folder.")
+        None, description="For `idx` and `folder` a folder, for `npz` a file. A relative path starts at this "
+                          "file's folder (one given with `--set`: at the current folder).")
     test_path: Union[str, None] = Field(
-        None, description="`folder` only: a second folder of class sub-folders to test on.")
+        None, description="`folder` only: a second folder of class sub-folders to test on; relative as `path`.")
     test_split: Union[Annotated[float, Field(gt=0, lt=1)], None] = Field(
         None, description="`folder` without `test_path`: the fraction of each class held out as the test split "
                           "(the same images every run); default 0.2.")
-    data_dir: Union[str, None] = Field(None, description="Built-in datasets: a folder to look in before any download.")
+    data_dir: Union[str, None] = Field(None, description="Built-in datasets: a folder to look in before any download; "
+                                                        "relative as `path`.")
     limit: Union[PositiveInt, None] = Field(None, description="Use at most this many training and test images.")
     resize: bool = Field(False, description="Resize images to the model input's height and width (bilinear). "
                                             "`folder` images are always read at that size.")

@@ -23,6 +23,9 @@ Split = tuple[Arrays, Arrays]
 
 ENV_VAR = "CNNCTL_DATA_DIR"
 NAMES = ("mnist", "fashion_mnist", "cifar10", "cifar100")
+# What each dataset is, known without finding it: its classes, and one image's shape as `load_builtin` gives it.
+CLASSES = {"mnist": 10, "fashion_mnist": 10, "cifar10": 10, "cifar100": 100}  # CIFAR-100: the fine labels
+IMAGE_SHAPES = {"mnist": (28, 28), "fashion_mnist": (28, 28), "cifar10": (32, 32, 3), "cifar100": (32, 32, 3)}
 
 # Subfolders a dataset may sit in, Keras' cache layout first.
 SUBFOLDERS = {

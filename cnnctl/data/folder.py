@@ -47,6 +47,16 @@ def class_folders(path: str | Path) -> list[str]:
     return names
 
 
+def same_classes(path: str | Path, class_names: list[str]) -> list[str]:
+    """A test folder's classes, which must be the training folder's `class_names`: a label means one class."""
+    found = class_folders(path)
+    if found != class_names:
+        raise CnnctlError(Problem(f"classes {', '.join(found)} differ from the training folder's "
+                                  f"{', '.join(class_names)}", file=str(path),
+                                  hint="the test folder needs the same class sub-folders"))
+    return found
+
+
 def read_image_folder(path: str | Path, height: int, width: int, channels: int,
                       class_names: list[str] | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Every image under `path`, decoded and resized to `height`×`width` with `channels` channels.
@@ -69,11 +79,7 @@ def read_image_folder(path: str | Path, height: int, width: int, channels: int,
     from cnnctl.keras_catalog import keras
 
     path = str(path)
-    found = class_folders(path)
-    if class_names is not None and found != class_names:
-        raise CnnctlError(Problem(f"classes {', '.join(found)} differ from the training folder's "
-                                  f"{', '.join(class_names)}", file=path,
-                                  hint="the test folder needs the same class sub-folders"))
+    found = class_folders(path) if class_names is None else same_classes(path, class_names)
     dataset = keras().utils.image_dataset_from_directory(
         path, labels="inferred", label_mode="int", class_names=found, color_mode=COLOR_MODES[channels],
         batch_size=CHUNK, image_size=(height, width), shuffle=False, data_format="channels_last", verbose=False)

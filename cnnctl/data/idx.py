@@ -18,7 +18,7 @@ from typing import BinaryIO
 import numpy as np
 
 from cnnctl.data.files import open_regular
-from cnnctl.data.images import image_array
+from cnnctl.data.images import image_array, image_shape
 from cnnctl.data.labels import class_labels
 from cnnctl.errors import CnnctlError, Problem
 
@@ -62,24 +62,40 @@ def read_idx(path: str | Path) -> np.ndarray:
     images = read_idx("t10k-images-idx3-ubyte.gz")
     ```
     """
+    return _open(path, _read_values)
+
+
+def read_idx_shape(path: str | Path) -> tuple[int, ...]:
+    """The shape an IDX file's header declares, e.g. `(10000, 28, 28)`; no value is read.
+
+    Raises:
+        CnnctlError: as `read_idx`, for what a header shows: missing, not IDX, a raw file of the wrong size.
+    """
+    return _open(path, lambda stream, path, size, gzipped: _read_header(stream, path, size, gzipped)[1])
+
+
+def _open(path: str | Path, read):
+    """`read(stream, path, size, gzipped)` on the file, raw or decompressed, with its errors named."""
     path = str(path)
     try:
         with open_regular(path) as file:
             size = os.fstat(file.fileno()).st_size
             if file.read(2) != GZIP_MAGIC:
                 file.seek(0)
-                return _read_values(file, path, size, None)
+                return read(file, path, size, None)
             file.seek(0)
             with gzip.GzipFile(fileobj=file) as stream:
-                return _read_values(stream, path, None, size)
+                return read(stream, path, None, size)
     except FileNotFoundError:
         raise CnnctlError(Problem("file not found", file=path, hint="expected an IDX file")) from None
     except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
         raise _corrupt(path, f"cannot read: {exc}") from None
 
 
-def _read_values(stream: BinaryIO, path: str, size: int | None, gzipped: int | None) -> np.ndarray:
-    """The header, then exactly the values it promises. `size`: a raw file's size; `gzipped`: a .gz file's."""
+def _read_header(stream: BinaryIO, path: str, size: int | None,
+                 gzipped: int | None) -> tuple[np.dtype, tuple[int, ...], int, str]:
+    """`(dtype, shape, bytes of values, what the header promises)`, checked against what the file can hold.
+    `size`: a raw file's size; `gzipped`: a .gz file's."""
     magic = stream.read(4)
     if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] not in DTYPES:
         raise _corrupt(path, f"not an IDX file (magic number {magic.hex() or 'missing'})")
@@ -94,6 +110,12 @@ def _read_values(stream: BinaryIO, path: str, size: int | None, gzipped: int | N
         raise _corrupt(path, f"{promise} but the file holds {size - 4 - len(dims)}")
     if gzipped is not None and expected > gzipped * MAX_DEFLATE_RATIO:
         raise _corrupt(path, f"{promise} but {gzipped} bytes of gzip cannot hold that much")
+    return dtype, shape, expected, promise
+
+
+def _read_values(stream: BinaryIO, path: str, size: int | None, gzipped: int | None) -> np.ndarray:
+    """The header, then exactly the values it promises. `size`: a raw file's size; `gzipped`: a .gz file's."""
+    dtype, shape, expected, promise = _read_header(stream, path, size, gzipped)
     values = np.empty(expected, np.uint8)
     view, got = memoryview(values), 0
     while got < expected:
@@ -139,6 +161,35 @@ def read_idx_folder(folder: str | Path) -> tuple[tuple[np.ndarray, np.ndarray], 
     (x_train, y_train), (x_test, y_test) = read_idx_folder("data/kmnist")
     ```
     """
+    found = idx_files(folder)
+    return (read_idx_pair(found["train images"], found["train labels"]),
+            read_idx_pair(found["test images"], found["test labels"]))
+
+
+def read_idx_folder_labels(folder: str | Path) -> tuple[tuple[tuple[int, ...], np.ndarray],
+                                                         tuple[tuple[int, ...], np.ndarray]]:
+    """What `cnnctl validate` needs of an IDX folder, without reading an image: the shape each images
+    file's header declares and the labels (small: a byte an image), checked against that count:
+    `(x_train shape, y_train), (x_test shape, y_test)`.
+
+    Raises:
+        CnnctlError: as `read_idx_folder`, for the headers and the labels.
+    """
+    found = idx_files(folder)
+    splits = []
+    for split in ("train", "test"):
+        images, labels = found[f"{split} images"], found[f"{split} labels"]
+        shape = image_shape(read_idx_shape(images), images)
+        splits.append((shape, class_labels(read_idx(labels), shape[0], labels)))
+    return splits[0], splits[1]
+
+
+def idx_files(folder: str | Path) -> dict[str, str]:
+    """The path of each of the four files in `folder`, by role (`train images`, ..., `test labels`).
+
+    Raises:
+        CnnctlError: the folder is missing, or a file is missing or there twice.
+    """
     folder = str(folder)
     if not os.path.isdir(folder):
         raise CnnctlError(Problem("no such folder" if not os.path.exists(folder) else "not a folder", file=folder,
@@ -157,5 +208,4 @@ def read_idx_folder(folder: str | Path) -> tuple[tuple[np.ndarray, np.ndarray], 
             found[role] = os.path.join(folder, bases[0] if bases[0] in names else bases[0] + ".gz")
     if missing:
         raise CnnctlError(Problem(f"no {' or '.join(missing)} file", file=folder, hint=f"expected {EXPECTED}"))
-    return (read_idx_pair(found["train images"], found["train labels"]),
-            read_idx_pair(found["test images"], found["test labels"]))
+    return found

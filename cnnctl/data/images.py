@@ -28,17 +28,25 @@ def image_array(images: np.ndarray, file: str, what: str = "images") -> np.ndarr
         CnnctlError: not 3 or 4 axes, not numbers (strings, objects, complex),
             no images, or NaN or infinite values.
     """
-    if images.ndim not in (3, 4):
-        raise CnnctlError(Problem(f"{what}: expected images {SHAPE}, found shape {images.shape}", file=file))
-    if images.dtype.kind not in "biuf":
-        raise CnnctlError(Problem(f"{what}: pixels must be numbers, found {images.dtype} values", file=file,
-                                  hint="save the images as an integer (uint8) or float array"))
-    if len(images) == 0:
-        raise CnnctlError(Problem(f"{what}: holds no images (shape {images.shape})", file=file,
-                                  hint="a split needs at least one image"))
+    image_shape(images.shape, file, what, images.dtype)
     if images.dtype.kind == "f":
         _check_finite(images, file, what)
     return images
+
+
+def image_shape(shape: tuple[int, ...], file: str, what: str = "images",
+                dtype: np.dtype | None = None) -> tuple[int, ...]:
+    """`shape` unchanged, or a `CnnctlError`: what `image_array` checks of the shape (and `dtype`) alone,
+    for a header read without its pixels."""
+    if len(shape) not in (3, 4):
+        raise CnnctlError(Problem(f"{what}: expected images {SHAPE}, found shape {shape}", file=file))
+    if dtype is not None and dtype.kind not in "biuf":
+        raise CnnctlError(Problem(f"{what}: pixels must be numbers, found {dtype} values", file=file,
+                                  hint="save the images as an integer (uint8) or float array"))
+    if shape[0] == 0:
+        raise CnnctlError(Problem(f"{what}: holds no images (shape {shape})", file=file,
+                                  hint="a split needs at least one image"))
+    return shape
 
 
 def _check_finite(images: np.ndarray, file: str, what: str) -> None:

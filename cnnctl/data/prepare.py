@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from cnnctl.config import Config
+from cnnctl.data.metadata import check_input, check_paths, class_problem, count_classes, shape_problem
 from cnnctl.data.preprocess import Preprocess, channel_stats, pixel_scale
 from cnnctl.errors import CnnctlError, Problem, plural
 
@@ -43,15 +44,21 @@ class Data:
 
 
 def load_data(config: Config, input_shape: tuple[int, ...]) -> Data:
-    """Load the configured source, fit it to the model input (channels-last) and split off validation."""
+    """Load the configured source, fit it to the model input (channels-last) and split off validation.
+
+    The paths and the input shape are checked first, as `cnnctl validate` checks them (`cnnctl.data.metadata`).
+    """
+    problems = check_paths(config) + check_input(config, tuple(input_shape))
+    if problems:
+        raise CnnctlError(problems)
     (x_train, y_train), (x_test, y_test), origin, names, where = _load_source(config, tuple(input_shape))
+    classes = count_classes(config, [y_train, y_test], origin, names)
     limit = config.data.limit
     if limit:
         x_train, y_train, x_test, y_test = x_train[:limit], y_train[:limit], x_test[:limit], y_test[:limit]
     x_train = _fit_to_input(config, x_train, input_shape, origin)
     x_test = _fit_to_input(config, x_test, input_shape, origin)
     y_train, y_test = y_train.astype(np.int64).reshape(-1), y_test.astype(np.int64).reshape(-1)
-    classes = len(names) if names else int(max(y_train.max(initial=0), y_test.max(initial=0))) + 1
     train, validation = Split(x_train, y_train), None
     if config.train.validation == "test":
         validation = Split(x_test, y_test)
@@ -74,7 +81,7 @@ def _load_source(config: Config, input_shape: tuple[int, ...]):
         from cnnctl.data.synthetic import make_synthetic
 
         s = config.data.synthetic
-        height, width, channels = _image_shape(config, input_shape, "synthetic images")
+        height, width, channels = input_shape  # three, as check_input made sure
         train = make_synthetic(s.train_size, height, width, channels, s.classes, s.noise, config.train.seed)
         test = make_synthetic(s.test_size, height, width, channels, s.classes, s.noise, config.train.seed + 1_000_003)
         return train, test, "synthetic", None, {}
@@ -100,9 +107,7 @@ def _load_folder(config: Config, path: str, input_shape: tuple[int, ...]):
     """Train and test from class sub-folders, at the model input's size, in an order fixed by the folder."""
     from cnnctl.data.folder import read_image_folder
 
-    height, width, channels = _image_shape(config, input_shape, "images from a folder")
-    if channels not in (1, 3, 4):
-        raise config.error(("model", "input_shape"), f"images from a folder have 1, 3 or 4 channels, not {channels}")
+    height, width, channels = input_shape  # three, and a channel count Keras reads, as check_input made sure
     x, y, names = read_image_folder(path, height, width, channels)
     rng = np.random.default_rng(FOLDER_SEED)
     order = rng.permutation(len(y))  # read class by class: mixed, so `limit` takes every class
@@ -118,14 +123,11 @@ def _load_folder(config: Config, path: str, input_shape: tuple[int, ...]):
     return (train.x, train.y), (test.x, test.y), names
 
 
-def _image_shape(config: Config, input_shape: tuple[int, ...], what: str) -> tuple[int, int, int]:
-    if len(input_shape) != 3:
-        raise config.error(("model", "input_shape"), f"{what} need [height, width, channels]")
-    return input_shape[0], input_shape[1], input_shape[2]
-
-
 def _fit_to_input(config: Config, x: np.ndarray, input_shape: tuple[int, ...], origin: str) -> np.ndarray:
     """Add the channel axis of grey images; grey <-> RGB when the model asks for the other; resize if asked."""
+    problem = shape_problem(config, x.shape[1:], input_shape, origin)
+    if problem is not None:
+        raise CnnctlError(problem)
     if x.ndim == len(input_shape):  # (n, h, w) for (h, w, 1)
         x = x[..., np.newaxis]
     want = input_shape[-1]
@@ -134,14 +136,6 @@ def _fit_to_input(config: Config, x: np.ndarray, input_shape: tuple[int, ...], o
         x = np.repeat(x, 3, axis=-1) if want == 3 else np.round(x.mean(axis=-1, keepdims=True)).astype(x.dtype)
     if config.data.resize and x.ndim == 4 and len(input_shape) == 3 and x.shape[1:3] != tuple(input_shape[:2]):
         x = resize(x, input_shape[0], input_shape[1])
-    if tuple(x.shape[1:]) != tuple(input_shape):
-        shown = "×".join(map(str, x.shape[1:]))
-        hint = "set model.input_shape to match the data"
-        if x.ndim == 4 and x.shape[-1] == input_shape[-1] and not config.data.resize:
-            hint += ", or data.resize: true"
-        raise config.error(("model", "input_shape"),
-                           f"the {origin} images are {shown}, the model input is "
-                           f"{'×'.join(map(str, input_shape))} (channels-last)", hint)
     return x
 
 
@@ -239,12 +233,7 @@ def describe(data: Data) -> str:
 
 
 def check_labels(data: Data, output_units: int, config: Config) -> None:
-    """The last layer must have one unit per class (or one unit for two classes)."""
-    if output_units == data.classes or (output_units == 1 and data.classes == 2):
-        return
-    source = config.data.source
-    raise CnnctlError(config.origins.problem(
-        ("model", "layers", len(config.model.layers) - 1),
-        f"the last layer gives {plural(output_units, 'output')} but the data has "
-        f"{plural(data.classes, 'class', 'classes')} (labels 0 to {data.classes - 1} in {data.origin or source})",
-        f"end the model with {plural(data.classes, 'unit')}"))
+    """The last layer must have one unit per class (or one unit for two classes), as `validate` checks it."""
+    problem = class_problem(config, output_units, data.classes, data.origin)
+    if problem is not None:
+        raise CnnctlError(problem)

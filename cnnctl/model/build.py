@@ -74,7 +74,8 @@ def _check_window_fits(config: Config, spec: LayerSpec, layer: Any, source: Any)
     raise config.error(
         spec.path + (spec.type,),
         f"{spec.type} window {kernel} does not fit its {size} input",
-        "use a smaller kernel_size or pool_size, padding: same, or a larger model.input_shape")
+        config.input_order_hint()
+        or "use a smaller kernel_size or pool_size, padding: same, or a larger model.input_shape")
 
 
 # Far beyond any CNN this tool is for, and still far from what would exhaust memory or hang the machine.

@@ -59,8 +59,8 @@ def test_augmentation_mistakes_each_at_their_line():
         "<string>:5: data.augment.2.RandomRotation: RandomRotation needs 'factor' " + found[2].split("'factor' ")[1],
         "<string>:6: data.augment.3.RandomFlip.seed: seed is not set here (augmentation is seeded from train.seed, "
         "the epoch and the step)",
-        "<string>:7: data.augment.4.RandomZoom: arguments of RandomZoom must be a mapping "
-        "(write RandomZoom: {arg: value, ...})",
+        "<string>:7: data.augment.4.RandomZoom: arguments of RandomZoom must be a mapping of names to values "
+        "(write RandomZoom: {height_factor: 0.1})",
         "<string>:8: data.augment.5.RandomZoom.height_factor: expected a number, got 'x' (string)",
         "<string>:9: data.augment.6: an augment entry is one Keras layer name, with or without arguments "
         "(e.g. '- RandomFlip: {mode: horizontal}')",
@@ -92,3 +92,28 @@ def test_synthetic_data_that_would_not_fit_in_memory(text, expected):
 
 def test_synthetic_size_is_not_checked_for_files():
     parse_config("data: {source: npz, path: d.npz}\nmodel: {input_shape: [1000, 1000, 3], layers: [Flatten]}")
+
+
+def test_data_paths_in_a_file_start_at_its_folder_and_set_ones_at_the_current_folder(tmp_path, monkeypatch):
+    from cnnctl.config import load_config
+
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    config_file = tmp_path / "configs" / "net.yaml"
+    config_file.write_text("data: {source: folder, path: ../images, test_path: ~/test}\n" + MODEL)
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    config = load_config(config_file)
+    assert config.data.path == str(tmp_path / "images")
+    assert config.data.test_path == str(tmp_path / "home" / "test")
+    typed = load_config(config_file, ["data.path=images"])
+    assert typed.data.path == str(tmp_path / "elsewhere" / "images")
+    whole = load_config(config_file, ["data={source: npz, path: d.npz}"])
+    assert whole.data.path == str(tmp_path / "elsewhere" / "d.npz")
+    beside = load_config(config_file, ["data.limit=5"])  # the path is still the file's
+    assert beside.data.path == str(tmp_path / "images")
+    # a run folder's copy holds absolute paths: it finds the same data from anywhere
+    copy = tmp_path / "run.yaml"
+    copy.write_text(yaml.safe_dump(config.resolved()))
+    monkeypatch.chdir(tmp_path / "configs")
+    assert load_config(copy).data == config.data

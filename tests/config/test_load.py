@@ -261,3 +261,83 @@ train:
            "'loss')" in no_validation
     config = parse_config(LECTURE_YAML + "train: {metrics: [accuracy, {Precision: {}}], monitor: val_precision}\n")
     assert config.logged_metrics() == ["loss", "accuracy", "precision", "val_loss", "val_accuracy", "val_precision"]
+
+
+def test_a_problem_in_every_section_is_reported_in_one_run():
+    found = problems("""\
+data:
+  scale: units
+model:
+  input_shape: [28, 28, 1]
+  layers:
+    - Conv2d: {filters: 8, kernel_size: 3}
+    - Flatten
+    - Dense: {units: 10, activation: softmax}
+train:
+  optimizer: {SGD: {learning_rate: 0.1, momentun: 0.9}}
+  nb_epoch: 3
+""")
+    assert [f.split(":")[1] for f in found] == ["2", "6", "10", "11"], found
+    assert "data.scale: expected 'unit' or 'standardize'" in found[0]
+    assert "unknown layer 'Conv2d'" in found[1]
+    assert "train.optimizer.SGD.momentun: unknown argument 'momentun' for SGD (did you mean 'momentum'" in found[2]
+    assert "train.nb_epoch: unknown key 'nb_epoch' (did you mean 'epochs'?)" in found[3]
+
+
+def test_a_refused_value_hides_nothing_else_in_its_section():
+    found = problems("""\
+model:
+  input_shape: [28, 28, "1"]
+  layers: [{Conv2D: {filter: 8, kernel_size: 3}}, Flatten, {Dense: {units: 10}}]
+data: {source: npzz, path: x.npz, augment: [RandomFlop]}
+train: {metrics: {Precision: {}}, monitor: val_precision}
+""")
+    assert any("model.input_shape.2: expected a valid integer" in f for f in found), found
+    assert any("unknown argument 'filter' for Conv2D" in f for f in found), found
+    assert any("unknown augmentation layer 'RandomFlop'" in f for f in found), found
+    # checks that would judge a refused key by its default stay silent
+    assert not any("reads no path" in f or "logs no metric" in f for f in found), found
+    assert len(found) == 5, found
+
+
+@pytest.mark.parametrize("shape, data_format, hinted", [
+    ([1, 28, 28], "channels_last", True),   # the lecture's MNIST shape
+    ([3, 32, 32], "channels_last", True),   # CIFAR's
+    ([4, 16, 16], "channels_last", True),   # RGBA
+    ([1, 28, 28], "channels_first", False),  # said so
+    ([28, 28, 1], "channels_last", False),
+    ([3, 8, 8], "channels_last", False),     # not much smaller: could be 3×8 images of 8 channels
+    ([2, 28, 28], "channels_last", False),   # not a channel count images have
+])
+def test_the_channels_first_hint_names_data_format_only_for_a_shape_that_looks_like_it(shape, data_format, hinted):
+    config = parse_config(f"model: {{input_shape: {shape}, data_format: {data_format}, layers: [Flatten]}}")
+    hint = config.input_order_hint()
+    assert (hint is not None) == hinted
+    assert hint is None or hint == (f"if {shape} is [channels, height, width], as the lecture writes it, add "
+                                    "model.data_format: channels_first")
+
+
+@pytest.mark.parametrize("layer, expected", [
+    ("Dense: 10", "arguments of Dense must be a mapping of names to values (write Dense: {units: 10})"),
+    ("Activation: relu", "(write Activation: {activation: relu})"),
+    ("Convolution2D: [25, 3, 3]", "(write Convolution2D: {filters: 25, kernel_size: ...})"),
+    ("MaxPooling2D: 2", "(write MaxPooling2D: {pool_size: 2})"),  # nothing required: its first argument
+])
+def test_arguments_that_are_not_a_mapping_say_what_the_mapping_would_be(layer, expected):
+    [message] = problems(f"model: {{input_shape: [28, 28, 1], layers: [{{{layer}}}, Flatten]}}")
+    assert message.endswith(expected), message
+
+
+def test_keras1_arguments_with_no_one_to_one_name_say_what_replaced_them():
+    conv = "Conv2D: {filters: 25, nb_row: 3, nb_col: 5}"
+    found = problems(LECTURE_YAML.replace("Conv2D: {filters: 25, kernel_size: 3}", conv)
+                     + "train: {optimizer: {SGD: {learning_rate: 0.1, decay: 1.0e-6}}}\n")
+    assert found[:2] == [f"<string>:5: model.layers.0.Conv2D.{key}: unknown argument '{key}' for Conv2D (Keras 1's "
+                         "nb_row and nb_col are one argument in Keras 3: kernel_size: [3, 5])"
+                         for key in ("nb_row", "nb_col")]  # and no 'needs kernel_size' besides
+    assert found[2] == ("<string>:12: train.optimizer.SGD.decay: unknown argument 'decay' for SGD (Keras 2's decay "
+                        "divided the rate by 1 + decay × step; in Keras 3 that is a schedule: remove learning_rate "
+                        "and decay here and set train.lr_schedule: {InverseTimeDecay: {initial_learning_rate: 0.1, "
+                        "decay_steps: 1, decay_rate: 1.0e-06}}; weight_decay is another thing: it shrinks the "
+                        "weights)")
+    assert len(found) == 3

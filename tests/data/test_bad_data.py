@@ -70,7 +70,7 @@ def _npz_corrupt(tmp, write_idx, write_image_folder):
 
 
 def _npz_missing(tmp, write_idx, write_image_folder):
-    return f"{{source: npz, path: {tmp / 'nope.npz'}}}", tmp / "nope.npz", "file not found"
+    return f"{{source: npz, path: {tmp / 'nope.npz'}}}", tmp / "nope.npz", "data.path: no such file"
 
 
 def _npz_negative_labels(tmp, write_idx, write_image_folder):
@@ -182,3 +182,32 @@ def test_offline_builtin_lists_every_place_searched(tmp_path, monkeypatch):
     assert_refused(result, tmp_path, tmp_path / "mine", "mnist is not on this machine")
     assert str(tmp_path / "keras-home" / "datasets") in result.stderr
     assert "t10k-labels-idx1-ubyte.gz" in result.stderr and "CNNCTL_DATA_DIR" in result.stderr
+
+
+# What headers, labels and folder listings show: `validate` refuses it as `train` does, at the config's line.
+SEEN_WITHOUT_IMAGES = [_idx_missing_file, _idx_label_count, _idx_not_idx, _idx_linked_to_dev_zero, _npz_corrupt,
+                       _npz_missing, _npz_negative_labels, _npz_no_training_images, _npz_string_images,
+                       _labels_beyond_the_classes, _folder_empty_class, _folder_missing]
+# What only the pixels show: `validate` reads no image, so it passes these, and `train` refuses them.
+SEEN_IN_PIXELS = [_idx_truncated, _idx_gzip_bomb, _npz_nan_pixels, _folder_undecodable, _folder_huge_png]
+
+
+def validate(tmp_path, data: str):
+    train(tmp_path, data)  # writes bad.yaml
+    return cli("validate", tmp_path / "bad.yaml")
+
+
+@pytest.mark.parametrize("case", SEEN_WITHOUT_IMAGES, ids=[c.__name__.lstrip("_") for c in SEEN_WITHOUT_IMAGES])
+def test_validate_refuses_the_bad_data_its_labels_and_headers_show(tmp_path, write_idx, write_image_folder, case):
+    data, path, words = case(tmp_path, write_idx, write_image_folder)
+    result = validate(tmp_path, data)
+    assert result.exit_code == 2, result.output
+    [line] = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert line.startswith(f"error: {tmp_path / 'bad.yaml'}:") and str(path) in line and words in line, line
+
+
+@pytest.mark.parametrize("case", SEEN_IN_PIXELS, ids=[c.__name__.lstrip("_") for c in SEEN_IN_PIXELS])
+def test_validate_reads_no_image(tmp_path, write_idx, write_image_folder, case):
+    data, _, _ = case(tmp_path, write_idx, write_image_folder)
+    result = validate(tmp_path, data)
+    assert result.exit_code == 0 and result.stdout.startswith("ok: "), result.output
