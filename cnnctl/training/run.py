@@ -25,7 +25,7 @@ from cnnctl.config import Config, load_config
 from cnnctl.config.components import ComponentSpec
 from cnnctl.data.pipeline import check_dataset, eval_dataset, label_encoder, steps_per_epoch, train_dataset
 from cnnctl.data.prepare import Data, check_labels, describe, load_data
-from cnnctl.errors import CnnctlError, Problem
+from cnnctl.errors import CnnctlError, Problem, plural
 from cnnctl.model.build import build_model, check_output, internal_input_shape
 from cnnctl.model.summary import summarize_model
 from cnnctl.runs import RunFolder, environment, read_results
@@ -141,7 +141,7 @@ def _resume(run: RunFolder, device: str, say: Say, progress: Any, stops: "_StopR
     results.pop("error", None)
     results.update(status="running", device=session.device)
     say(f"resuming {run.path} after epoch {epoch}" if epoch < config.train.epochs else
-        f"resuming {run.path}: all {epoch} epochs are done; saving and testing", "info")
+        f"resuming {run.path}: all {plural(epoch, 'epoch')} are done; saving and testing", "info")
     return _fit(run, session, results, state, say, progress, stops)
 
 
@@ -171,7 +171,8 @@ def _prepare(config: Config, device: str, say: Say) -> _Session:
     steps = steps_per_epoch(len(data.train), config.train.batch_size)
     execution = execution_settings(config, device_name, steps)
     compile_model(model, config, execution)
-    say(f"{describe(data)}; {steps} steps of {config.train.batch_size} per epoch; device {device_name}", "info")
+    say(f"{describe(data)}; {plural(steps, 'step')} of {config.train.batch_size} per epoch; device {device_name}",
+        "info")
     return _Session(config, model, data, label_encoder(config.loss.name, units), device_name, policy, execution)
 
 

@@ -19,7 +19,8 @@ def killed_run(folder, rows: int, checkpoint_epoch: int | None):
     (folder / "results.json").write_text(json.dumps({"status": "running", "pid": 4242}))
     (folder / "metrics.csv").write_text("epoch,loss\n" + "".join(f"{e},0.5\n" for e in range(1, rows + 1)))
     if checkpoint_epoch is not None:
-        np.savez(folder / CHECKPOINT, state=np.array(json.dumps({"epoch": checkpoint_epoch})),
+        state = {"epoch": checkpoint_epoch, "wall_seconds": 1.0, "callbacks": {}}  # as training writes it
+        np.savez(folder / CHECKPOINT, state=np.array(json.dumps(state)),
                  weight_0=np.zeros(3))
     return folder / "results.json"
 
