@@ -163,7 +163,7 @@ def train(config: str, overrides: tuple[str, ...], name: str | None, runs_dir: s
         overrides += (f"data.data_dir={json.dumps(data_dir)}",)  # JSON quoting is valid YAML
     run = run_training(load_config(config, overrides), runs_dir=runs_dir, name=name, device=device,
                        **_reporting(quiet))
-    if run.results["status"] != "completed":
+    if run.results.status != "completed":
         sys.exit(3)
 
 
@@ -180,7 +180,7 @@ def resume(run: str, overrides: tuple[str, ...], device: str, quiet: bool) -> No
     from cnnctl.training import resume as resume_run
 
     result = resume_run(run, device=device, overrides=overrides, **_reporting(quiet))
-    if result.results["status"] != "completed":
+    if result.results.status != "completed":
         sys.exit(3)
 
 
@@ -208,19 +208,48 @@ def _reporting(quiet: bool) -> dict:
 
 @main.command()
 @click.argument("run", type=click.Path(file_okay=False))
+@click.option("--data", "data", multiple=True, metavar="KEY=VALUE",
+              help="Test on another data section (repeatable), keys of data: --data source=idx --data path=DIR.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Test on other data (repeatable): data.* keys, train.batch_size; e.g. --set data.limit=1000.")
 @click.option("--best", is_flag=True, help="Evaluate best.keras instead of model.keras.")
-@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
-def evaluate(run: str, overrides: tuple[str, ...], best: bool, as_json: bool) -> None:
-    """Re-evaluate a run's saved model on its test split (or, with --set, on other data)."""
+@click.option("--normalize", is_flag=True, help="Show the confusion matrix as rates of each true class.")
+@click.option("--errors", "mistakes", type=click.IntRange(1), metavar="N",
+              help="Save the N most confident mistakes: a contact sheet (errors.png) and errors.csv.")
+@click.option("--errors-dir", type=click.Path(file_okay=False), metavar="DIR",
+              help="Where --errors writes (default: the run folder).")
+@click.option("--json", "as_json", is_flag=True, help="Print the evaluation as JSON.")
+def evaluate(run: str, data: tuple[str, ...], overrides: tuple[str, ...], best: bool, normalize: bool,
+             mistakes: int | None, errors_dir: str | None, as_json: bool) -> None:
+    """Test a run's saved model: metrics, per-class precision, recall and F1, the confusion matrix.
+
+    On its own test split, or with --data/--set on other data; nothing in the run folder changes but
+    what --errors writes.
+    """
+    from cnnctl.runfolder import files
     from cnnctl.training.evaluate import evaluate_run
 
-    metrics = evaluate_run(run, "best.keras" if best else "model.keras", overrides)
+    model = files.BEST if best else files.MODEL
+    found = evaluate_run(run, model, overrides + tuple(f"data.{item}" for item in data), mistakes or 0)
+    record = found.record
+    written = []
+    if mistakes:
+        from cnnctl.runfolder.mistakes import write_mistakes
+
+        written = write_mistakes(Path(errors_dir or run), Path(run).name, record, found.mistakes, found.images)
     if as_json:
-        click.echo(json.dumps(metrics, indent=2))
-    else:
-        click.echo("test: " + "  ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+        click.echo(json.dumps(record, indent=2))
+        return
+    from cnnctl.render import confused_pairs, confusion_table, console, metrics_line, per_class_table
+    from cnnctl.training.per_class import normalized
+
+    out = console()
+    out.print(f"test: {metrics_line(record['metrics'])}", highlight=False)
+    out.print(per_class_table(record))
+    out.print(confusion_table(record, normalized(record["confusion"]) if normalize else None))
+    out.print(confused_pairs(record), highlight=False)
+    for path in written:
+        out.print(f"wrote {path}", highlight=False)
 
 
 @main.command()
@@ -266,7 +295,7 @@ def schema(output: str | None) -> None:
     if output is None:
         click.echo(text, nl=False)
         return
-    from cnnctl.runfiles import write_atomic
+    from cnnctl.runfolder.atomic import write_atomic
 
     write_atomic(Path(output), text)
     click.echo(f"wrote {output}", err=True)

@@ -80,3 +80,48 @@ def bench_table(name: str, rows: list) -> Table:
             cells += [f"{row.inference_ms_per_batch:.2f}", f"{row.inference_images_per_second:,.0f}"]
         table.add_row(*cells, f"{row.peak_memory_mb:,.0f} MiB")
     return table
+
+
+def metrics_line(metrics: dict[str, float]) -> str:
+    return "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+
+
+def per_class_table(record: dict) -> Table:
+    """Precision, recall, F1 and support per class, then the macro and weighted averages."""
+    table = Table(title=f"per class ({record['model']}, {record['macro']['support']:,} test images)",
+                  title_justify="left")
+    table.add_column("Class")
+    for column in ("Precision", "Recall", "F1", "Support"):
+        table.add_column(column, justify="right")
+    for row in record["per_class"]:
+        table.add_row(escape(row["class"]), f"{row['precision']:.4f}", f"{row['recall']:.4f}", f"{row['f1']:.4f}",
+                      f"{row['support']:,}")
+    table.add_section()
+    for average in ("macro", "weighted"):
+        values = record[average]
+        table.add_row(f"{average} average", f"{values['precision']:.4f}", f"{values['recall']:.4f}",
+                      f"{values['f1']:.4f}", f"{values['support']:,}", style="bold")
+    return table
+
+
+def confusion_table(record: dict, rates: list[list[float]] | None = None) -> Table:
+    """The confusion matrix, true classes down and predicted across: counts, or each row's rates."""
+    names = record["classes"]
+    kind = "rates of each true class" if rates else "counts"
+    table = Table(title=f"confusion matrix ({kind}; rows: true class, columns: predicted)", title_justify="left")
+    table.add_column("true \\ predicted")
+    for name in names:
+        table.add_column(escape(name), justify="right")
+    for t, name in enumerate(names):
+        cells = [f"{v:.2f}" for v in rates[t]] if rates else [f"{v:,}" for v in record["confusion"][t]]
+        table.add_row(escape(name), *[f"[bold]{c}[/bold]" if p == t else c for p, c in enumerate(cells)])
+    return table
+
+
+def confused_pairs(record: dict) -> str:
+    """The most-confused pairs, largest first, one line."""
+    pairs = record["most_confused"]
+    if not pairs:
+        return "most confused: none (no mistakes)"
+    return "most confused: " + "; ".join(f"{p['true']} → {p['predicted']} {p['count']:,} ({p['rate']:.1%})"
+                                         for p in pairs)

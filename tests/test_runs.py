@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cnnctl.errors import CnnctlError
-from cnnctl.runs import RunFolder
+from cnnctl.runfolder import RunFolder
 from tests.conftest import ROOT, cli
 
 SMOKE = ROOT / "configs" / "smoke.yaml"

@@ -26,6 +26,13 @@ NAMES = ("mnist", "fashion_mnist", "cifar10", "cifar100")
 # What each dataset is, known without finding it: its classes, and one image's shape as `load_builtin` gives it.
 CLASSES = {"mnist": 10, "fashion_mnist": 10, "cifar10": 10, "cifar100": 100}  # CIFAR-100: the fine labels
 IMAGE_SHAPES = {"mnist": (28, 28), "fashion_mnist": (28, 28), "cifar10": (32, 32, 3), "cifar100": (32, 32, 3)}
+# Class names, in label order, as the datasets' own pages give them (Keras' dataset docs list the same);
+# MNIST's classes are their digits, and CIFAR-100's fine labels are left as numbers.
+CLASS_NAMES = {
+    "fashion_mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                      "Ankle boot"],
+    "cifar10": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"],
+}
 
 # Subfolders a dataset may sit in, Keras' cache layout first.
 SUBFOLDERS = {

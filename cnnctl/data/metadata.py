@@ -171,7 +171,7 @@ def count_classes(config: Config, labels: list[np.ndarray], origin: str, names: 
     source = config.data.source
     if source == "synthetic":
         return config.data.synthetic.classes
-    if names:
+    if names and source == "folder":  # built-ins name their classes too, and are checked below
         return len(names)
     largest = max((int(y.max()) for y in labels if y.size), default=0)
     if source in LABEL_READERS:

@@ -78,13 +78,13 @@ def _load_source(config: Config, input_shape: tuple[int, ...]):
     data = config.data
     source = data.source
     if source == "synthetic":
-        from cnnctl.data.synthetic import make_synthetic
+        from cnnctl.data.synthetic import SHAPES, make_synthetic
 
         s = config.data.synthetic
         height, width, channels = input_shape  # three, as check_input made sure
         train = make_synthetic(s.train_size, height, width, channels, s.classes, s.noise, config.train.seed)
         test = make_synthetic(s.test_size, height, width, channels, s.classes, s.noise, config.train.seed + 1_000_003)
-        return train, test, "synthetic", None, {}
+        return train, test, "synthetic", list(SHAPES)[:s.classes], {}
     path = os.path.expanduser(data.path) if data.path else ""
     if source == "idx":
         from cnnctl.data.idx import read_idx_folder
@@ -97,10 +97,10 @@ def _load_source(config: Config, input_shape: tuple[int, ...]):
     if source == "folder":
         train, test, names = _load_folder(config, path, input_shape)
         return train, test, path, names, {"path": path}
-    from cnnctl.data.builtin import locate_builtin
+    from cnnctl.data.builtin import CLASS_NAMES, locate_builtin
 
     split, where = locate_builtin(source, data.data_dir)
-    return *split, source, None, where
+    return *split, source, CLASS_NAMES.get(source), where
 
 
 def _load_folder(config: Config, path: str, input_shape: tuple[int, ...]):

@@ -16,6 +16,7 @@ import yaml
 
 from cnnctl.config import Config
 from cnnctl.config.overrides import refuse_keys
+from cnnctl.runfolder import files
 
 RESUME_KEYS = ("train.epochs", "train.early_stopping", "train.on_divergence", "train.execution", "data.data_dir")
 EVALUATE_KEYS = ("data", "train.batch_size")
@@ -35,5 +36,5 @@ def more_epochs(folder: Path, status: str, config: Config) -> bool:
     """A completed run given more epochs than its config.yaml holds (`--set train.epochs=N`): it trains on."""
     if status != "completed":
         return False
-    saved = yaml.safe_load((folder / "config.yaml").read_text())
+    saved = yaml.safe_load((folder / files.CONFIG).read_text())
     return config.train.epochs > saved["train"]["epochs"]

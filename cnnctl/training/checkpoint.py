@@ -27,7 +27,7 @@ import numpy as np
 
 from cnnctl.errors import CnnctlError, Problem
 from cnnctl.keras_catalog import keras
-from cnnctl.runs import json_kind
+from cnnctl.runfolder.results import json_kind
 
 CHECKPOINT = "checkpoint.npz"
 
@@ -51,7 +51,7 @@ def save_checkpoint(folder: Path, model: Any, state: dict[str, Any],
     arrays |= {f"optimizer_{i}": v.numpy() for i, v in enumerate(model.optimizer.variables)}
     arrays |= {f"seed_{i}": g.state.numpy() for i, g in enumerate(seed_generators(model))}
     arrays[LAYOUT] = np.array(json.dumps([[name, slot.shape] for name, slot in _slots(model).items()]))
-    from cnnctl.runfiles import writing
+    from cnnctl.runfolder.atomic import writing
 
     tmp = folder / f".{CHECKPOINT}.tmp.npz"
     try:

@@ -4,37 +4,46 @@ from __future__ import annotations
 
 import json
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from cnnctl import keras_catalog
 from cnnctl.config import load_config
 from cnnctl.data.pipeline import eval_dataset, label_encoder
-from cnnctl.data.prepare import load_data
+from cnnctl.data.prepare import Data, load_data
+from cnnctl.data.preprocess import Preprocess, pixel_scale
 from cnnctl.errors import CnnctlError, Problem
 from cnnctl.model.build import internal_input_shape
+from cnnctl.runfolder import files, read_results
 from cnnctl.training.callbacks import float32_value
+from cnnctl.training.per_class import confident_mistakes, per_class_report
 
 # What every `.keras` file Keras writes holds; without them it cannot be a model.
 MEMBERS = ("config.json", "model.weights.h5")
 
 
-def evaluate_run(folder: str | Path, model_file: str = "model.keras",
-                 overrides: list[str] | tuple[str, ...] = ()) -> dict[str, float]:
-    """Test metrics of a run's model (safe mode: a model file cannot run code).
+def evaluate_run(folder: str | Path, model_file: str = files.MODEL, overrides: list[str] | tuple[str, ...] = (),
+                 mistakes: int = 0) -> Evaluation:
+    """Test metrics and per-class evaluation of a run's model (safe mode: a model file cannot run code).
 
     `overrides` change what it is tested on, not the run's files: `data.limit=1000`, `data.path=other.npz`
-    (see `changes.EVALUATE_KEYS`).
+    (see `changes.EVALUATE_KEYS`). Pixels are scaled to [0, 1] and, if the run standardized, standardized
+    with the statistics the run recorded from its own training images, whatever data it is tested on.
+    `mistakes` asks for that many of the most confident wrong predictions, with their images.
     """
     from cnnctl.training.changes import check_evaluate_overrides
 
     check_evaluate_overrides(overrides)
     folder = Path(folder)
-    config_path, model_path = folder / "config.yaml", folder / model_file
+    config_path, model_path = folder / files.CONFIG, folder / model_file
     for path in (config_path, model_path):
         if not path.is_file():
             raise CnnctlError(Problem(f"no {path.name} here: not a finished cnnctl run folder", str(folder),
                                       hint="pass runs/<name>"))
+    results = read_results(folder)
     config = load_config(config_path, overrides)
     model = load_saved_model(model_path)
     inputs, outputs = getattr(model, "inputs", None) or [], getattr(model, "outputs", None) or []
@@ -47,12 +56,46 @@ def evaluate_run(folder: str | Path, model_file: str = "model.keras",
     units = int(outputs[0].shape[-1])
     if units != data.classes and not (units == 1 and data.classes == 2):
         raise _misfit(model_path, f"it gives {units} outputs, the data has {data.classes} classes")
+    prepare = _preprocess(results.standardization, data)
     # Scored with the loss the file was compiled with, so labels are encoded for that loss, whatever
     # config.yaml says now.
     loss = getattr(model, "loss", None) or config.loss.name
     encode = label_encoder(loss if isinstance(loss, str) else type(loss).__name__, units)
-    test = eval_dataset(data.test, config.train.batch_size, data.prepare, encode)
-    return {k: float32_value(v) for k, v in model.evaluate(test, verbose=0, return_dict=True).items()}
+    test = eval_dataset(data.test, config.train.batch_size, prepare, encode)
+    metrics = {k: float32_value(v) for k, v in model.evaluate(test, verbose=0, return_dict=True).items()}
+    probabilities = model.predict(test, verbose=0)
+    names = data.report.get("class_names") or results.class_names or [str(c) for c in range(data.classes)]
+    wrong = confident_mistakes(data.test.y, probabilities, mistakes) if mistakes else []
+    return Evaluation(evaluation_record(model_file, metrics, data.test.y, probabilities, names), wrong,
+                      pixels(data.test.x, [m["index"] for m in wrong]))
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What `evaluate_run` found: the record (as evaluation.json holds it), and the mistakes asked for."""
+
+    record: dict[str, Any]
+    mistakes: list[dict[str, Any]]
+    images: np.ndarray  # the mistakes' images, 0-255, (n, height, width, channels)
+
+
+def pixels(images: np.ndarray, indices: list[int]) -> np.ndarray:
+    """Some stored images as 0-255 values, whatever scale they are stored in, for a person to look at."""
+    return images[indices].astype(np.float32) * np.float32(pixel_scale(images) * 255)
+
+
+def evaluation_record(model_file: str, metrics: dict[str, float], labels: np.ndarray, probabilities: np.ndarray,
+                      names: list[str]) -> dict[str, Any]:
+    """evaluation.json: which model, its compiled metrics, and the per-class report of its predictions."""
+    return {"model": model_file, "metrics": metrics, **per_class_report(labels, probabilities, names)}
+
+
+def _preprocess(stats: tuple[list[float], list[float]] | None, data: Data) -> Preprocess:
+    """Pixels to [0, 1] as these images are stored; standardized with the run's own statistics, which
+    results.json records (only a run that predates the record has them computed again)."""
+    if stats is None:
+        return data.prepare if data.prepare.mean is not None else Preprocess(pixel_scale(data.test.x))
+    return Preprocess(pixel_scale(data.test.x), tuple(stats[0]), tuple(stats[1]))
 
 
 def load_saved_model(path: Path) -> Any:
@@ -93,13 +136,13 @@ def load_saved_model(path: Path) -> Any:
 
 def _damaged(path: Path, what: str) -> CnnctlError:
     return CnnctlError(Problem(f"damaged model file: {what}", str(path), hint="restore it, or train the run "
-                               f"again: `cnnctl train {path.parent / 'config.yaml'}`"))
+                               f"again: `cnnctl train {path.parent / files.CONFIG}`"))
 
 
 def _misfit(path: Path, what: str) -> CnnctlError:
     return CnnctlError(Problem(f"the model file does not fit config.yaml: {what}", str(path),
                                hint="was config.yaml edited after training? undo the edit to evaluate this model; "
-                                    f"`cnnctl train {path.parent / 'config.yaml'}` trains the edited one"))
+                                    f"`cnnctl train {path.parent / files.CONFIG}` trains the edited one"))
 
 
 def _dims(shape: tuple[Any, ...]) -> str:

@@ -12,7 +12,6 @@ instant.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -52,7 +51,9 @@ def mark_failed(results: Path, pid: int) -> None:
     """If results.json still says `running` for `pid`, say `failed`, with the epochs a resume keeps."""
     import fcntl
 
-    from cnnctl.runs import LOCK
+    from cnnctl.errors import CnnctlError
+    from cnnctl.runfolder import RunFolder, read_results
+    from cnnctl.runfolder.files import LOCK
 
     try:
         lock = os.open(results.parent / LOCK, os.O_RDWR)
@@ -66,17 +67,14 @@ def mark_failed(results: Path, pid: int) -> None:
                 time.sleep(0.1)
         else:
             return
-        data = json.loads(results.read_text())
-    except (OSError, ValueError):
+        record = read_results(results.parent)
+    except (OSError, CnnctlError):
         return
-    if isinstance(data, dict) and data.get("status") == "running" and data.get("pid") == pid:
-        from cnnctl.runfiles import write_atomic
-
-        data.pop("pid")
-        data.update(status="failed", epochs_completed=epochs_completed(results.parent),
-                    error="the training process ended without a word (killed, or crashed): "
-                          "`cnnctl resume` continues from the last completed epoch")
-        write_atomic(results, json.dumps(data, indent=2) + "\n")
+    if record.status == "running" and record.pid == pid:
+        record.pid, record.status, record.epochs_completed = None, "failed", epochs_completed(results.parent)
+        record.error = ("the training process ended without a word (killed, or crashed): "
+                        "`cnnctl resume` continues from the last completed epoch")
+        RunFolder(results.parent).write_results(record)
 
 
 def epochs_completed(folder: Path) -> int:
@@ -85,6 +83,7 @@ def epochs_completed(folder: Path) -> int:
     A row written just before the kill, whose checkpoint was not, is an epoch a resume trains again.
     """
     from cnnctl.errors import CnnctlError
+    from cnnctl.runfolder.files import METRICS
     from cnnctl.training.checkpoint import read_state  # NumPy only: no TensorFlow in this process
 
     try:
@@ -92,7 +91,7 @@ def epochs_completed(folder: Path) -> int:
     except (CnnctlError, KeyError, TypeError, ValueError):
         pass
     try:
-        with (folder / "metrics.csv").open() as f:
+        with (folder / METRICS).open() as f:
             return max(sum(1 for line in f if line.strip()) - 1, 0)  # less the header
     except OSError:
         return 0

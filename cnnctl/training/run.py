@@ -28,18 +28,22 @@ from cnnctl.data.prepare import Data, check_labels, describe, load_data
 from cnnctl.errors import CnnctlError, Problem, plural
 from cnnctl.model.build import build_model, check_output, internal_input_shape
 from cnnctl.model.summary import summarize_model
-from cnnctl.runs import RunFolder, environment, read_results
+from cnnctl.runfolder import Results, RunFolder, files, read_results
+from cnnctl.runfolder.environment import environment
+from cnnctl.runfolder.mistakes import write_mistakes
+from cnnctl.runfolder.plots import draw_run
 from cnnctl.training.compile import (compile_model, execution_settings, instantiate, peak_host_memory_mb,
                                      select_device, set_precision)
 
 Say = Callable[[str, str], None]
 RESUMABLE = {"interrupted", "failed"}
+MISTAKES = 16  # the final model's most confident test mistakes, kept in errors.png and errors.csv
 
 
 @dataclass(frozen=True)
 class Run:
     path: Path
-    results: dict[str, Any]
+    results: Results
 
 
 @dataclass
@@ -110,15 +114,15 @@ def resume(folder: str | Path, device: str = "auto", say: Say = lambda line, kin
 def _resume(run: RunFolder, device: str, say: Say, progress: Any, stops: "_StopRequests",
             overrides: list[str] | tuple[str, ...] = ()) -> Run:
     from cnnctl.training.changes import check_resume_overrides, more_epochs
-    from cnnctl.training.checkpoint import CHECKPOINT, load_checkpoint
+    from cnnctl.training.checkpoint import load_checkpoint
 
     check_resume_overrides(overrides)
     # results.json comes before the first checkpoint: a run stopped between them is resumed from its
     # start; with a checkpoint, a missing results.json has been lost, and read_results says so.
-    started = (run.path / "results.json").exists() or (run.path / CHECKPOINT).exists()
+    started = (run.path / files.RESULTS).exists() or (run.path / files.CHECKPOINT).exists()
     results = read_results(run.path) if started else None
-    status = results.get("status") if results else "set-up"  # stopped before results.json was written
-    config = load_config(run.path / "config.yaml", overrides)
+    status = results.status if results else "set-up"  # stopped before results.json was written
+    config = load_config(run.path / files.CONFIG, overrides)
     # running: its process is gone, or it would hold the lock
     if status not in RESUMABLE | {"running", "set-up"} and not more_epochs(run.path, status, config):
         raise CnnctlError(Problem(f"this run is {status}: nothing to resume", str(run.path),
@@ -126,7 +130,7 @@ def _resume(run: RunFolder, device: str, say: Say, progress: Any, stops: "_StopR
                                        "given more epochs (--set train.epochs=N)"))
     session = _prepare(config, device, say)
     state = None
-    if (run.path / CHECKPOINT).exists():
+    if (run.path / files.CHECKPOINT).exists():
         state, arrays = load_checkpoint(run.path, session.model, config.train.epochs)
         state["arrays"] = arrays
     epoch = state["epoch"] if state else 0
@@ -136,10 +140,9 @@ def _resume(run: RunFolder, device: str, say: Say, progress: Any, stops: "_StopR
     if results is None:
         _write_summary(run, session)
         results = _new_results(run, session)
-    results.setdefault("resumed", []).append({"at_epoch": epoch, "time": _now(), "was": status,
-                                              **({"set": list(overrides)} if overrides else {})})
-    results.pop("error", None)
-    results.update(status="running", device=session.device)
+    results.resumed.append({"at_epoch": epoch, "time": _now(), "was": status,
+                            **({"set": list(overrides)} if overrides else {})})
+    results.error, results.status, results.device = None, "running", session.device
     say(f"resuming {run.path} after epoch {epoch}" if epoch < config.train.epochs else
         f"resuming {run.path}: all {plural(epoch, 'epoch')} are done; saving and testing", "info")
     return _fit(run, session, results, state, say, progress, stops)
@@ -147,15 +150,15 @@ def _resume(run: RunFolder, device: str, say: Say, progress: Any, stops: "_StopR
 
 def _write_summary(run: RunFolder, session: _Session) -> None:
     summary = summarize_model(session.model, session.config)
-    run.write_json("summary.json", summary.to_dict())
-    run.write_text("summary.txt", _summary_text(summary))
+    run.write_json(files.SUMMARY_JSON, summary.to_dict())
+    run.write_text(files.SUMMARY_TEXT, _summary_text(summary))
 
 
-def _new_results(run: RunFolder, session: _Session) -> dict[str, Any]:
+def _new_results(run: RunFolder, session: _Session) -> Results:
     config = session.config
-    return {"name": run.path.name, "status": "running", "config": config.source, "started": _now(),
-            "device": session.device, "precision": session.policy, "monitor": config.monitor,
-            "data": session.data.report, "environment": environment(config.source)}
+    return Results(name=run.path.name, config=config.source, started=_now(), device=session.device,
+                   precision=session.policy, monitor=config.monitor, parameters=session.model.count_params(),
+                   data=session.data.report, environment=environment(config.source))
 
 
 def _prepare(config: Config, device: str, say: Say) -> _Session:
@@ -176,7 +179,7 @@ def _prepare(config: Config, device: str, say: Say) -> _Session:
     return _Session(config, model, data, label_encoder(config.loss.name, units), device_name, policy, execution)
 
 
-def _fit(run: RunFolder, s: _Session, results: dict[str, Any], state: dict[str, Any] | None, say: Say,
+def _fit(run: RunFolder, s: _Session, results: Results, state: dict[str, Any] | None, say: Say,
          progress: Any, stops: "_StopRequests") -> Run:
     """Train the remaining epochs, save the model and test it; results.json says how it ended.
 
@@ -196,9 +199,9 @@ def _fit(run: RunFolder, s: _Session, results: dict[str, Any], state: dict[str, 
                                       s.encode)
     val_data = eval_dataset(s.data.validation, t.batch_size, s.data.prepare, s.encode) if s.data.validation else None
     rows = run.read_metrics()
-    results.update(steps_per_epoch=steps, execution=s.execution, pid=os.getpid())
-    run.write_json("results.json", results)
-    watcher = guardian.start(run.path / "results.json", os.getpid())
+    results.steps_per_epoch, results.execution, results.pid = steps, s.execution, os.getpid()
+    run.write_results(results)
+    watcher = guardian.start(run.path / files.RESULTS, os.getpid())
 
     def log_epoch(row: dict[str, Any]) -> None:
         with stops.shield():
@@ -208,7 +211,7 @@ def _fit(run: RunFolder, s: _Session, results: dict[str, Any], state: dict[str, 
 
     def save_best(m: Any) -> None:
         with stops.shield():
-            run.save_model(m, "best.keras")
+            run.save_model(m, files.BEST)
 
     best = cb.BestCheckpoint(config.monitor, save_best)
     check = check_dataset(s.data.train, t.batch_size, t.seed, s.data.prepare, s.encode)
@@ -234,7 +237,10 @@ def _fit(run: RunFolder, s: _Session, results: dict[str, Any], state: dict[str, 
 
     # In this order at each epoch's end: the row is logged and the best model kept before the guard may
     # undo the epoch, and the checkpoint comes last, after every callback has changed what it changes.
-    callbacks = [cb.FirstStep(lambda: results.update(seconds_to_first_step=round(time.perf_counter() - STARTED, 2))),
+    def first_step() -> None:
+        results.seconds_to_first_step = round(time.perf_counter() - STARTED, 2)
+
+    callbacks = [cb.FirstStep(first_step),
                  cb.StopOnSignal(stops.requested), cb.EpochLog(min(len(s.data.train), steps * t.batch_size), log_epoch),
                  *stateful, cb.Checkpointer(checkpoint, first_epoch)]
     if state:
@@ -251,28 +257,28 @@ def _fit(run: RunFolder, s: _Session, results: dict[str, Any], state: dict[str, 
         stops.begin("finishing")
         if guard.diverged:
             _say_diverged(guard, t.on_divergence, say)
-        run.save_model(model, "model.keras")
+        run.save_model(model, files.MODEL)
         if not guard.diverged:
-            results.update(_test(run, s, best, len(rows), say))
+            results.test, results.best_test = _test(run, s, best, len(rows), say)
+        draw_run(run.path, results.name, rows, guard.halvings)
         status = "diverged" if guard.diverged else "completed"
     except KeyboardInterrupt:
         status = "interrupted"
         raise
     except BaseException as exc:
-        results["error"] = f"{type(exc).__name__}: {exc}"
+        results.error = f"{type(exc).__name__}: {exc}"
         raise
     finally:  # the final word is written whole, even under a second Ctrl-C
         with stops.shield():
-            results.update(status=status, wall_seconds=round(wall_before + time.perf_counter() - started, 2),
-                           epochs_completed=len(rows), best_epoch=best.best_epoch,
-                           best={config.monitor: best.best} if best.best is not None else None,
-                           halvings=guard.halvings, finished=_now(), peak_rss_mb=round(peak_host_memory_mb(), 1))
-            results.pop("pid", None)
+            results.status, results.epochs_completed, results.best_epoch = status, len(rows), best.best_epoch
+            results.wall_seconds = round(wall_before + time.perf_counter() - started, 2)
+            results.best = {config.monitor: best.best} if best.best is not None else None
+            results.halvings, results.finished, results.pid = guard.halvings, _now(), None
+            results.peak_rss_mb = round(peak_host_memory_mb(), 1)
             if rows:
-                results["images_per_second"] = round(statistics.median(float(r["images_per_second"]) for r in rows), 1)
-            if guard.diverged:
-                results["diverged_at"] = guard.diverged
-            run.write_json("results.json", results)
+                results.images_per_second = round(statistics.median(float(r["images_per_second"]) for r in rows), 1)
+            results.diverged_at = guard.diverged
+            run.write_results(results)
             guardian.stop(watcher)
     return Run(run.path, results)
 
@@ -286,12 +292,16 @@ def _say_diverged(guard: Any, on_divergence: str, say: Say) -> None:
         "event")
 
 
-def _test(run: RunFolder, s: _Session, best: Any, last_epoch: int, say: Say) -> dict[str, Any]:
+def _test(run: RunFolder, s: _Session, best: Any, last_epoch: int, say: Say
+          ) -> tuple[dict[str, float], dict[str, float] | None]:
     """The final model and the best one (best.keras, if it is another epoch's) on the test split.
 
     A run's last epoch is not always its best: both are scored and printed, the best one with its epoch.
+    The final model's predictions also give the per-class evaluation (evaluation.json).
     """
     from cnnctl.training.callbacks import float32_value
+    from cnnctl.training.evaluate import evaluation_record, pixels
+    from cnnctl.training.per_class import confident_mistakes
 
     data = eval_dataset(s.data.test, s.config.train.batch_size, s.data.prepare, s.encode)
 
@@ -303,15 +313,21 @@ def _test(run: RunFolder, s: _Session, best: Any, last_epoch: int, say: Say) -> 
 
     final = score()
     say(f"test, final model (epoch {last_epoch}): {line(final)}", "result")
-    scores = {"test": final}
-    best_file = run.path / "best.keras"
+    probabilities = s.model.predict(data, verbose=0)
+    names = s.data.report.get("class_names") or [str(c) for c in range(s.data.classes)]
+    record = evaluation_record(files.MODEL, final, s.data.test.y, probabilities, names)
+    run.write_json(files.EVALUATION, record)
+    wrong = confident_mistakes(s.data.test.y, probabilities, MISTAKES)
+    write_mistakes(run.path, run.path.name, record, wrong, pixels(s.data.test.x, [m["index"] for m in wrong]))
+    best_scores = None
+    best_file = run.path / files.BEST
     if best.best_epoch is not None and best_file.is_file():
         if best.best_epoch != last_epoch:
             s.model.load_weights(best_file)
-        scores["best_test"] = score() if best.best_epoch != last_epoch else final
-        say(f"test, best model (epoch {best.best_epoch}, {best.monitor} {best.best:.4f}): "
-            f"{line(scores['best_test'])}", "result")
-    return scores
+        best_scores = score() if best.best_epoch != last_epoch else final
+        say(f"test, best model (epoch {best.best_epoch}, {best.monitor} {best.best:.4f}): {line(best_scores)}",
+            "result")
+    return final, best_scores
 
 
 class _StopRequests:

@@ -56,7 +56,7 @@ def test_train_on_files(tmp_path, write_idx, write_image_folder, source):
     assert data["image_shape"] == [8, 8, 1] and data["classes"] == 3
     assert set(data["class_counts"]) == {"train", "validation", "test"}
     evaluated = cli("evaluate", tmp_path / "runs" / "net", "--json")  # the data read again from the saved config
-    assert json.loads(evaluated.stdout) == pytest.approx(results["test"], rel=1e-5)
+    assert json.loads(evaluated.stdout)["metrics"] == pytest.approx(results["test"], rel=1e-5)
 
 
 def test_the_image_folder_config_trains_on_a_folder(tmp_path, write_image_folder):

@@ -43,7 +43,7 @@ def hook(owner: Any, attr: str, signals: list[str], before: bool = False,
 
 def main() -> None:
     point, signals, args = sys.argv[1], sys.argv[2].split(","), sys.argv[3:]
-    from cnnctl.runs import RunFolder
+    from cnnctl.runfolder import RunFolder
     from cnnctl.training import checkpoint, run
 
     points = {

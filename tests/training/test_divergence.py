@@ -124,7 +124,7 @@ def test_too_high_a_rate_is_halved_until_the_net_learns_by_default(tmp_path):
     """The lecture's rule is the default: SGD at 100 on the smoke net recovers and completes above chance."""
     config = load_config(SMOKE, ["train.optimizer={SGD: {learning_rate: 100.0}}", "train.epochs=8"])
     run = train(config, tmp_path, device="cpu", say=lambda line, kind: None)
-    results = run.results
+    results = run.results.to_dict()
     assert results["status"] == "completed"
     assert len(results["halvings"]) >= 3
     assert [h["new_learning_rate"] for h in results["halvings"]] == pytest.approx(

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cnnctl.keras_catalog import keras
-from cnnctl.runs import RunFolder
+from cnnctl.runfolder import RunFolder
 from cnnctl.training.callbacks import EpochLog, float32_value
 from cnnctl.training.progress import epoch_line
 

@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from cnnctl.runs import LOCK
+from cnnctl.runfolder.files import LOCK
 from cnnctl.training.checkpoint import CHECKPOINT
 from cnnctl.training.guardian import mark_failed
 from tests.conftest import ROOT

@@ -24,7 +24,7 @@ def rows(folder: Path) -> list[dict[str, str]]:
 def test_more_epochs_continue_a_completed_run_as_if_it_had_asked_for_them(tmp_path):
     whole = train(load_config(SMOKE, ["train.epochs=3"]), tmp_path, name="whole", device="cpu", say=QUIET)
     short = train(load_config(SMOKE, ["train.epochs=2"]), tmp_path, name="short", device="cpu", say=QUIET)
-    assert short.results["status"] == "completed"
+    assert short.results.status == "completed"
 
     result = cli("resume", short.path, "--set", "train.epochs=3", "--quiet", "--device", "cpu")
     assert result.exit_code == 0, result.output + repr(result.exception)
@@ -32,7 +32,7 @@ def test_more_epochs_continue_a_completed_run_as_if_it_had_asked_for_them(tmp_pa
     assert rows(short.path) == rows(whole.path)
     results = json.loads((short.path / "results.json").read_text())
     assert results["status"] == "completed" and results["epochs_completed"] == 3
-    assert results["test"] == whole.results["test"]
+    assert results["test"] == whole.results.test
     assert [(r["at_epoch"], r["was"], r["set"]) for r in results["resumed"]] == [(2, "completed", ["train.epochs=3"])]
     assert yaml.safe_load((short.path / "config.yaml").read_text())["train"]["epochs"] == 3  # later resumes see it
 

@@ -54,10 +54,10 @@ def whole_and_resumed(tmp_path: Path, overrides: list[str], cut: int):
 def test_a_run_interrupted_after_a_halving_resumes_to_the_same_metrics(tmp_path):
     whole, resumed = whole_and_resumed(tmp_path, ["train.optimizer={SGD: {learning_rate: 100.0}}",
                                                   "train.epochs=6"], cut=4)
-    halved_in = {h["epoch"] for h in whole.results["halvings"]}
+    halved_in = {h["epoch"] for h in whole.results.halvings}
     assert halved_in & {1, 2, 3} and halved_in & {4, 5, 6}, "the check needs halvings before and after the cut"
     assert rows(resumed.path) == rows(whole.path)
-    assert resumed.results["halvings"] == whole.results["halvings"]
+    assert resumed.results.halvings == whole.results.halvings
 
 
 def test_early_stopping_keeps_its_best_weights_across_a_resume(tmp_path):
@@ -72,4 +72,4 @@ def test_early_stopping_keeps_its_best_weights_across_a_resume(tmp_path):
     final = lambda run: k.saving.load_model(run.path / "model.keras").get_weights()
     for a, b in zip(final(whole), final(resumed)):
         np.testing.assert_array_equal(a, b)
-    assert resumed.results["test"] == pytest.approx(whole.results["test"])
+    assert resumed.results.test == pytest.approx(whole.results.test)

@@ -51,14 +51,15 @@ def test_the_best_model_is_tested_too(smoke_run):
     for flags, key in (((), "test"), (("--best",), "best_test")):
         result = cli("evaluate", folder, "--json", *flags)
         assert result.exit_code == 0, result.output
-        assert json.loads(result.stdout) == pytest.approx(results[key], rel=1e-5), key
+        assert json.loads(result.stdout)["metrics"] == pytest.approx(results[key], rel=1e-5), key
 
 
 def test_run_folder_is_complete_and_consistent(smoke_run):
     folder, _ = smoke_run
     assert {p.name for p in folder.iterdir()} == {"config.yaml", "summary.txt", "summary.json", "metrics.csv",
                                                   "model.keras", "best.keras", "results.json",
-                                                  "checkpoint.npz", ".lock"}
+                                                  "checkpoint.npz", ".lock", "evaluation.json", "curves.png",
+                                                  "confusion.png", "errors.png", "errors.csv"}
     metrics = rows(folder)
     assert [int(r["epoch"]) for r in metrics] == [1, 2, 3, 4]
     assert {"loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds"} <= set(metrics[0])
@@ -95,7 +96,7 @@ def test_evaluate_reproduces_the_test_metrics(smoke_run):
     result = cli("evaluate", folder, "--json")
     assert result.exit_code == 0, result.output
     results = json.loads((folder / "results.json").read_text())
-    assert json.loads(result.stdout) == pytest.approx(results["test"], rel=1e-5)
+    assert json.loads(result.stdout)["metrics"] == pytest.approx(results["test"], rel=1e-5)
 
 
 def test_evaluate_set_tests_on_other_data_and_changes_no_file(smoke_run):
@@ -104,7 +105,8 @@ def test_evaluate_set_tests_on_other_data_and_changes_no_file(smoke_run):
     full = json.loads(cli("evaluate", folder, "--json").stdout)
     result = cli("evaluate", folder, "--json", "--set", "data.limit=40", "--set", "train.batch_size=8")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["loss"] != full["loss"]  # 40 test images, not 300
+    limited = json.loads(result.stdout)
+    assert limited["metrics"]["loss"] != full["metrics"]["loss"] and limited["macro"]["support"] == 40  # not 300
     assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
 
 

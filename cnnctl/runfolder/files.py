@@ -1,0 +1,33 @@
+"""The names of the files in a run folder: spelt here once, for every module that reads or writes one.
+
+    runs/<name>/config.yaml       resolved config that reproduces the run
+                summary.txt       the layer table, as `cnnctl summary --explain` prints it
+                summary.json      the same facts as data
+                metrics.csv       one row per epoch, flushed each epoch
+                checkpoint.npz    everything `cnnctl resume` needs, replaced each epoch
+                model.keras       final model
+                best.keras        best model by the monitored metric
+                evaluation.json   per-class test evaluation of the final model
+                curves.png        loss, metrics and learning rate per epoch
+                confusion.png     the test confusion matrix
+                errors.png        the final model's most confident test mistakes, with errors.csv
+                tensorboard/      TensorBoard event files (train.tensorboard: true)
+                results.json      status, test metrics, timings, device, data, versions
+                .lock             held by the process writing the folder, with its id
+"""
+
+CONFIG = "config.yaml"
+SUMMARY_TEXT = "summary.txt"
+SUMMARY_JSON = "summary.json"
+METRICS = "metrics.csv"
+CHECKPOINT = "checkpoint.npz"
+MODEL = "model.keras"
+BEST = "best.keras"
+EVALUATION = "evaluation.json"
+CURVES = "curves.png"
+CONFUSION = "confusion.png"
+ERRORS_SHEET = "errors.png"
+ERRORS_TABLE = "errors.csv"
+TENSORBOARD = "tensorboard"
+RESULTS = "results.json"
+LOCK = ".lock"
