@@ -115,7 +115,8 @@ def summary(config: str, overrides: tuple[str, ...], as_json: bool, explain: boo
     if as_json:
         click.echo(json.dumps(facts.to_dict(), indent=2))
         return
-    from cnnctl.render import console, print_summary
+    from cnnctl.model.summary_table import print_summary
+    from cnnctl.render import console
 
     print_summary(console(), facts, explain)
 
@@ -250,6 +251,22 @@ def evaluate(run: str, data: tuple[str, ...], overrides: tuple[str, ...], best: 
     out.print(confused_pairs(record), highlight=False)
     for path in written:
         out.print(f"wrote {path}", highlight=False)
+
+
+@main.command()
+@click.argument("runs", nargs=-1, required=True, type=click.Path(file_okay=False))
+@click.option("--output", "-o", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Where the PNG goes (default: the run's own curves.png and confusion.png; for several runs, "
+                   "curves.png here).")
+def plot(runs: tuple[str, ...], output: str | None) -> None:
+    """Draw learning curves and the learning rate per epoch (PNG): one run, or several overlaid on one figure.
+
+    For one run, also its test confusion matrix. Training draws the same into every run folder.
+    """
+    from cnnctl.runfolder.plots import plot_runs
+
+    for path in plot_runs([Path(r) for r in runs], Path(output) if output else None):
+        click.echo(f"wrote {path}")
 
 
 @main.command()

@@ -202,3 +202,29 @@ def draw_run(folder: Path, name: str, rows: list[dict[str, float]], halvings: li
 
 def confusion_title(name: str, record: dict[str, Any]) -> str:
     return f"{name}: test confusion matrix ({record['model']}), accuracy {record['accuracy']:.4f}"
+
+
+def plot_runs(folders: Sequence[Path], output: Path | None = None) -> list[Path]:
+    """`cnnctl plot`: one run's curves (and confusion matrix) into its folder, or several runs' curves
+    overlaid on one figure at `output` (default: curves.png in the current folder)."""
+    import json
+
+    from cnnctl.errors import CnnctlError, Problem
+    from cnnctl.runfolder import files, read_results
+    from cnnctl.runfolder.metrics import read_rows
+
+    runs = []
+    for folder in folders:
+        results = read_results(folder)
+        if not (folder / files.METRICS).is_file():
+            raise CnnctlError(Problem("no epoch has completed: nothing to plot yet", str(folder / files.METRICS)))
+        runs.append(Curves(results.name or folder.name, read_rows(folder / files.METRICS)[1], results.halvings))
+    if len(runs) == 1 and output is None:
+        return draw_run(folders[0], runs[0].name, runs[0].rows, runs[0].halvings)
+    target = output or Path(files.CURVES)
+    written = [save(curves_figure(runs), target)]
+    if len(runs) == 1 and (folders[0] / files.EVALUATION).is_file():  # one run, drawn elsewhere: both pictures
+        record = json.loads((folders[0] / files.EVALUATION).read_text(encoding="utf-8"))
+        written.append(save(confusion_figure(record, confusion_title(runs[0].name, record)),
+                            target.with_name(f"{target.stem}-{files.CONFUSION}")))
+    return written

@@ -28,6 +28,7 @@ from cnnctl.data.prepare import Data, check_labels, describe, load_data
 from cnnctl.errors import CnnctlError, Problem, plural
 from cnnctl.model.build import build_model, check_output, internal_input_shape
 from cnnctl.model.summary import summarize_model
+from cnnctl.model.summary_table import summary_text
 from cnnctl.runfolder import Results, RunFolder, files, read_results
 from cnnctl.runfolder.environment import environment
 from cnnctl.runfolder.mistakes import write_mistakes
@@ -151,7 +152,7 @@ def _resume(run: RunFolder, device: str, say: Say, progress: Any, stops: "_StopR
 def _write_summary(run: RunFolder, session: _Session) -> None:
     summary = summarize_model(session.model, session.config)
     run.write_json(files.SUMMARY_JSON, summary.to_dict())
-    run.write_text(files.SUMMARY_TEXT, _summary_text(summary))
+    run.write_text(files.SUMMARY_TEXT, summary_text(summary))
 
 
 def _new_results(run: RunFolder, session: _Session) -> Results:
@@ -398,15 +399,3 @@ def _epoch_line(row: dict[str, Any], epochs: int) -> str:
     from cnnctl.training.progress import epoch_line
 
     return epoch_line(row, epochs)
-
-
-def _summary_text(summary: Any) -> str:
-    from io import StringIO
-
-    from rich.console import Console
-
-    from cnnctl.render import print_summary
-
-    buffer = StringIO()
-    print_summary(Console(file=buffer, width=200, color_system=None), summary, explain=True)
-    return buffer.getvalue()
