@@ -217,15 +217,14 @@ def _reporting(quiet: bool) -> dict:
 @click.option("--normalize", is_flag=True, help="Show the confusion matrix as rates of each true class.")
 @click.option("--errors", "mistakes", type=click.IntRange(1), metavar="N",
               help="Save the N most confident mistakes: a contact sheet (errors.png) and errors.csv.")
-@click.option("--errors-dir", type=click.Path(file_okay=False), metavar="DIR",
-              help="Where --errors writes (default: the run folder).")
+@click.option("--errors-dir", type=click.Path(file_okay=False), metavar="DIR", default=".",
+              help="Where --errors writes (default: the current folder).")
 @click.option("--json", "as_json", is_flag=True, help="Print the evaluation as JSON.")
 def evaluate(run: str, data: tuple[str, ...], overrides: tuple[str, ...], best: bool, normalize: bool,
-             mistakes: int | None, errors_dir: str | None, as_json: bool) -> None:
+             mistakes: int | None, errors_dir: str, as_json: bool) -> None:
     """Test a run's saved model: metrics, per-class precision, recall and F1, the confusion matrix.
 
-    On its own test split, or with --data/--set on other data; nothing in the run folder changes but
-    what --errors writes.
+    On its own test split, or with --data/--set on other data; nothing in the run folder changes.
     """
     from cnnctl.runfolder import files
     from cnnctl.training.evaluate import evaluate_run
@@ -237,7 +236,7 @@ def evaluate(run: str, data: tuple[str, ...], overrides: tuple[str, ...], best: 
     if mistakes:
         from cnnctl.runfolder.mistakes import write_mistakes
 
-        written = write_mistakes(Path(errors_dir or run), Path(run).name, record, found.mistakes, found.images)
+        written = write_mistakes(Path(errors_dir), Path(run).name, record, found.mistakes, found.images)
     if as_json:
         click.echo(json.dumps(record, indent=2))
         return
