@@ -1,0 +1,75 @@
+"""A run's model as it should leave the run folder: raw pixels in, class probabilities out.
+
+Training feeds the model pixels scaled to [0, 1] and, with `scale:
+standardize`, standardized per channel with the training images' mean and
+standard deviation, and always channels-last. A model that leaves the run
+folder should not ask its user to repeat any of that: `serving_model` wraps
+the trained model with Keras' own layers for each step (a `Permute` for a
+channels-first config, `Rescaling(1/255)`, `Normalization` with the run's
+recorded statistics), so it takes images as a camera or an image file gives
+them, 0-255, in the config's own layout. `contract` writes that down for the
+export's metadata.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cnnctl.config import Config, load_config
+from cnnctl.keras_catalog import keras
+from cnnctl.runfolder import Results, files, read_results
+
+
+@dataclass(frozen=True)
+class Served:
+    """The wrapped model, and what it expects and gives."""
+
+    model: Any  # keras.Model: raw pixels in the config's layout -> probabilities
+    config: Config
+    results: Results
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """One image as the served model takes it, in the config's order (`[1, 28, 28]` channels-first)."""
+        return tuple(self.config.model.input_shape)
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.results.class_names
+
+    def contract(self) -> dict[str, Any]:
+        """The input contract, for an export's metadata and the README."""
+        first = self.config.model.data_format == "channels_first"
+        stats = self.results.standardization
+        return {
+            "input": {"shape": ["batch", *self.input_shape], "dtype": "float32", "range": [0, 255],
+                      "layout": "channels, height, width" if first else "height, width, channels",
+                      "channels": "grey" if self.input_shape[0 if first else -1] == 1 else "RGB or RGBA"},
+            "inside": ["transpose to channels-last"] * first + ["divide by 255"] + (
+                [f"standardize per channel: mean {stats[0]}, std {stats[1]} (of [0, 1] pixels)"] if stats else []),
+            "output": {"shape": ["batch", len(self.class_names)], "meaning": "class probabilities",
+                       "classes": self.class_names},
+        }
+
+
+def serving_model(folder: str | Path, model_file: str = files.MODEL) -> Served:
+    """The run's `model_file` (loaded in safe mode) behind its own preprocessing."""
+    from cnnctl.training.evaluate import load_saved_model
+
+    folder = Path(folder)
+    results = read_results(folder)
+    config = load_config(folder / files.CONFIG)
+    trained = load_saved_model(folder / model_file)
+    k = keras()
+    shape = tuple(config.model.input_shape)
+    raw = k.Input(shape=shape, name="pixels")
+    x = k.layers.Permute((2, 3, 1), name="to_channels_last")(raw) if config.model.data_format == "channels_first" \
+        else raw
+    x = k.layers.Rescaling(1 / 255, name="to_unit_range")(x)
+    stats = results.standardization
+    if stats is not None:
+        mean, std = stats
+        x = k.layers.Normalization(mean=mean, variance=[s * s for s in std], name="standardize")(x)
+    return Served(k.Model(raw, trained(x), name=f"{results.name or folder.name}_serving"), config, results)
