@@ -253,6 +253,49 @@ def evaluate(run: str, data: tuple[str, ...], overrides: tuple[str, ...], best: 
 
 
 @main.command()
+@click.argument("run", type=click.Path(file_okay=False))
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--best", is_flag=True, help="Use best.keras instead of model.keras.")
+@click.option("--model", "exported", type=click.Path(exists=True), metavar="FILE",
+              help="Run an exported file instead (.tflite, .onnx, a SavedModel folder), to check an export.")
+@click.option("--top", default=3, show_default=True, type=click.IntRange(1), help="Classes shown per image.")
+@click.option("--json", "as_json", is_flag=True, help="Print the predictions as JSON.")
+@click.option("--csv", "as_csv", is_flag=True, help="Print the predictions as CSV: input, rank, class, index, "
+                                                     "probability.")
+def predict(run: str, inputs: tuple[str, ...], best: bool, exported: str | None, top: int, as_json: bool,
+            as_csv: bool) -> None:
+    """Predict the classes of your own images with a run's model: image files, folders, globs, .npy or IDX arrays.
+
+    Images are converted to the model input's size and channels (each conversion is noted); pixels go in
+    as stored, 0-255: the run's scaling and standardization are inside the model. A file that cannot be read
+    is named on its own line, the others are still predicted, and the exit code is then 2.
+    """
+    from cnnctl.runfolder import files
+    from cnnctl.use.predict import predict as run_predict
+
+    found, problems = run_predict(run, list(inputs), files.BEST if best else files.MODEL, top, exported)
+    if as_json:
+        click.echo(json.dumps([p.to_dict() for p in found], indent=2))
+    elif as_csv:
+        import csv
+
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(["input", "rank", "class", "index", "probability"])
+        for p in found:
+            for rank, t in enumerate(p.top, 1):
+                writer.writerow([p.input, rank, t["class"], t["index"], f"{t['probability']:.6f}"])
+    else:
+        for p in found:
+            guesses = ", ".join(f"{t['class']} {t['probability']:.4f}" for t in p.top)
+            click.echo(f"{p.input}: {guesses}" + (f"  ({p.note})" if p.note else ""))
+    for problem in problems:
+        click.echo(f"error: {problem}", err=True)
+    if problems:
+        click.echo(f"{len(problems)} of {len(found) + len(problems)} inputs could not be read", err=True)
+        sys.exit(2)
+
+
+@main.command()
 @click.argument("runs", nargs=-1, required=True, type=click.Path(file_okay=False))
 @click.option("--output", "-o", type=click.Path(dir_okay=False), metavar="FILE",
               help="Where the PNG goes (default: the run's own curves.png and confusion.png; for several runs, "

@@ -125,6 +125,7 @@ def _too_large(file: str, pixels: str) -> CnnctlError:
 
 
 def _cannot_decode(file: str, reason: str) -> CnnctlError:
+    reason = re.sub(r" <_io\.\w+ name=[^>]*>", "", reason)  # Pillow names the open file object, not the file
     return CnnctlError(Problem(f"cannot decode image: {reason}", file=file,
                                hint="the file is damaged or not an image; replace or remove it"))
 
