@@ -19,6 +19,7 @@ import base64
 import csv
 import io
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
@@ -50,16 +51,13 @@ class Run:
 
     folder: Path
     results: Results
+    name: str  # the run's name; its folder as given where runs of one report share a name
     rows: list[dict[str, float]] = field(default_factory=list)  # metrics.csv
     evaluation: dict[str, Any] | None = None
     mistakes: tuple[list[str], list[list[str]]] | None = None  # errors.csv: header, rows
     pictures: dict[str, bytes] = field(default_factory=dict)  # file name -> PNG
     texts: dict[str, str] = field(default_factory=dict)  # config.yaml, summary.txt
     gaps: dict[str, str] = field(default_factory=dict)  # file name -> what is wrong with it
-
-    @property
-    def name(self) -> str:
-        return self.results.name or self.folder.name
 
     def lacks(self, name: str) -> str:
         """A sentence saying that the folder lacks `name` (or has it damaged), and why when its status says."""
@@ -89,12 +87,17 @@ def read_runs(folders: Sequence[Path]) -> list[Run]:
             problems += exc.problems
     if problems:
         raise CnnctlError(problems)
+    names = Counter(run.name for run in runs)
+    for run in runs:
+        if names[run.name] > 1:  # a copied folder keeps its name, and two runs folders may hold a `smoke` each
+            run.name = str(run.folder)
     return runs
 
 
 def read_run(folder: Path) -> Run:
     """A run folder's files; a folder without a readable results.json is not a run and is refused."""
-    run = Run(folder, read_results(folder))
+    results = read_results(folder)
+    run = Run(folder, results, results.name or folder.name)
 
     def optional(name: str, read: Callable[[Path], T]) -> T | None:
         value, problem = _read_optional(folder / name, read)

@@ -178,6 +178,14 @@ def test_several_runs_side_by_side_in_the_current_folder(run, tmp_path, monkeypa
     assert page.count('src="data:image/png') == 1 + 2 * len(PICTURES)  # the curves overlaid, then each run's
 
 
+def test_runs_of_one_name_are_told_apart_by_their_folders(tmp_path):
+    """A copied run folder keeps its name; two runs folders may each hold a `smoke`."""
+    first, second = (write_run(tmp_path / runs / "smoke", {"name": "smoke", "status": "completed"})
+                     for runs in ("runs-a", "runs-b"))
+    page = report(first, second, "-o", tmp_path / "report.html")
+    assert f'<a href="#run-1">{first}</a>' in page and f'<a href="#run-2">{second}</a>' in page
+
+
 def test_every_value_from_the_run_folder_is_escaped(tmp_path):
     folder = write_run(tmp_path / "run", {"name": "<script>alert(1)</script>", "status": "diverged",
                                           "config": "a&b.yaml", "diverged_at": {"epoch": 2, "loss": None}},
