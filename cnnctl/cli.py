@@ -358,3 +358,20 @@ def schema(output: str | None) -> None:
 
     write_atomic(Path(output), text)
     click.echo(f"wrote {output}", err=True)
+
+
+@main.command()
+@click.argument("runs", nargs=-1, required=True, type=click.Path(file_okay=False))
+@click.option("--output", "-o", type=click.Path(dir_okay=False),
+              help="Write the page here (default: report.html in the run folder; for several runs, in the "
+                   "current folder).")
+def report(runs: tuple[str, ...], output: str | None) -> None:
+    """Write one self-contained HTML page of runs: curves, per-class table, confusion matrix, mistakes, config.
+
+    Pictures are inlined and nothing is fetched, so the file can be opened from a CI artifact or attached
+    to a pull request. Several runs also get a table side by side and their curves overlaid.
+    """
+    from cnnctl.look.report import default_output, write_report
+
+    folders = [Path(run) for run in runs]
+    click.echo(f"wrote {write_report(folders, Path(output) if output else default_output(folders))}")

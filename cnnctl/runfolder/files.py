@@ -13,6 +13,7 @@
                 errors.png        the final model's most confident test mistakes, with errors.csv
                 tensorboard/      TensorBoard event files (train.tensorboard: true)
                 results.json      status, test metrics, timings, device, data, versions
+                report.html       `cnnctl report RUN`: all of the above on one page, images inlined
                 .lock             held by the process writing the folder, with its id
 """
 
@@ -30,4 +31,5 @@ ERRORS_SHEET = "errors.png"
 ERRORS_TABLE = "errors.csv"
 TENSORBOARD = "tensorboard"
 RESULTS = "results.json"
+REPORT = "report.html"
 LOCK = ".lock"

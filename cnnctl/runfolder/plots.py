@@ -175,6 +175,19 @@ def save(figure: Any, path: Path, dpi: int = 100) -> Path:
     return path
 
 
+def png_bytes(figure: Any, dpi: int = 100) -> bytes:
+    """A figure as PNG bytes, for a page that inlines its pictures (`cnnctl report`); the figure is closed."""
+    import io
+
+    plt = _pyplot()
+    buffer = io.BytesIO()
+    try:
+        figure.savefig(buffer, dpi=dpi, format="png")
+    finally:
+        plt.close(figure)
+    return buffer.getvalue()
+
+
 def _finite(value: Any) -> float:
     try:
         number = float(value)
