@@ -332,7 +332,8 @@ def runs(runs_dir: str, statuses: tuple[str, ...], name: str | None, sort: str, 
         click.echo(json.dumps([row.to_dict() for row in rows], indent=2))
         return
     if not rows:
-        click.echo(f"no runs in {runs_dir}" if not found else f"none of the {len(found)} runs in {runs_dir} match")
+        where = f"{Path(runs_dir)}/"
+        click.echo(f"no runs in {where}" if not found else f"none of the {len(found)} runs in {where} match")
         return
     from cnnctl.render import console, grid_table, markdown_table
 

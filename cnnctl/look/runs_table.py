@@ -138,7 +138,7 @@ def sort_rows(rows: list[RunRow], column: str = "date", reverse: bool = False) -
 
 def runs_grid(rows: list[RunRow], runs_dir: Path) -> Grid:
     """The listing as text cells, one row per run."""
-    return Grid(title=f"{plural(len(rows), 'run')} in {runs_dir}", headers=list(COLUMNS),
+    return Grid(title=f"{plural(len(rows), 'run')} in {runs_dir}/", headers=list(COLUMNS),
                 rows=[_cells(row) for row in rows], right=frozenset({3, 6, 7}))
 
 

@@ -42,7 +42,7 @@ def test_runs_lists_both_trainings_newest_first(trained):
         assert row["test"] == results["test"] and row["best"] == results["best"]["val_loss"]
         assert row["parameters"] == results["parameters"] and row["wall_seconds"] == results["wall_seconds"]
     text = cli("runs", trained).stdout
-    assert text.startswith(f"2 runs in {trained}")
+    assert text.startswith(f"2 runs in {trained}/")
     smoke = next(line for line in text.splitlines() if "│ smoke " in line)
     assert "completed" in smoke and "configs/smoke.yaml" in smoke and " 2/2 " in smoke
     assert f"accuracy {rows[1]['test']['accuracy']:.4f}" in smoke and "val_loss=" in smoke
@@ -109,7 +109,7 @@ def test_filter_by_status_and_name(make_run, tmp_path):
         "mnist-a", "cifar-a"}
     assert [row["name"] for row in listed(runs, "--name", "mnist-*", "--status", "interrupted")] == []
     assert cli("runs", runs, "--status", "interrupted", "--name", "mnist-*").stdout == \
-        f"none of the 3 runs in {runs} match\n"
+        f"none of the 3 runs in {runs}/ match\n"
 
 
 def test_sorting(make_run, tmp_path):
@@ -137,7 +137,7 @@ def test_sorting(make_run, tmp_path):
 
 def test_an_empty_folder_says_so(tmp_path):
     result = cli("runs", tmp_path)
-    assert result.exit_code == 0 and result.stdout == f"no runs in {tmp_path}\n"
+    assert result.exit_code == 0 and result.stdout == f"no runs in {tmp_path}/\n"
     assert listed(tmp_path) == []
 
 
