@@ -375,3 +375,66 @@ def report(runs: tuple[str, ...], output: str | None) -> None:
 
     folders = [Path(run) for run in runs]
     click.echo(f"wrote {write_report(folders, Path(output) if output else default_output(folders))}")
+
+
+@main.command()
+@click.argument("runs_dir", default="runs", type=click.Path(file_okay=False))
+@click.option("--status", "statuses", multiple=True,  # choices spelt here, not imported: --help stays instant
+              type=click.Choice(["running", "completed", "diverged", "interrupted", "failed", "damaged"],
+                                case_sensitive=False),
+              help="Only runs with this status (repeatable).")
+@click.option("--name", "name", metavar="GLOB", help="Only runs whose folder name matches, e.g. 'mnist-*'.")
+@click.option("--sort", "sort", default="date", show_default=True,
+              type=click.Choice(["date", "name", "status", "epochs", "best", "test", "params", "wall"]),
+              help="Newest first; names A to Z; epochs, parameters and wall time largest first; best and test "
+                   "best first.")
+@click.option("--reverse", is_flag=True, help="The other way round (runs without the value stay last).")
+@click.option("--markdown", is_flag=True, help="Print a Markdown table (for a README).")
+@click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON, numbers as recorded.")
+def runs(runs_dir: str, statuses: tuple[str, ...], name: str | None, sort: str, reverse: bool, markdown: bool,
+         as_json: bool) -> None:
+    """List the runs in RUNS_DIR (default: runs), newest first: status, epochs, best and test metrics, time.
+
+    A run folder that cannot be read is listed as damaged, with a warning naming the file.
+    """
+    from cnnctl.look.runs_table import DAMAGED, runs_grid, scan, select, sort_rows
+
+    found = scan(Path(runs_dir))
+    rows = sort_rows(select(found, tuple(s.lower() for s in statuses), name), sort, reverse)
+    for row in rows:
+        if row.status == DAMAGED:
+            click.echo(f"warning: {row.problem}", err=True)
+    if as_json:
+        click.echo(json.dumps([row.to_dict() for row in rows], indent=2))
+        return
+    if not rows:
+        where = f"{Path(runs_dir)}/"
+        click.echo(f"no runs in {where}" if not found else f"none of the {len(found)} runs in {where} match")
+        return
+    from cnnctl.render import console, grid_table, markdown_table
+
+    grid = runs_grid(rows, Path(runs_dir))
+    if markdown:
+        click.echo(markdown_table(grid))
+    else:
+        console().print(grid_table(grid))
+
+
+@main.command()
+@click.argument("run_dirs", nargs=-1, metavar="RUN RUN...", type=click.Path(file_okay=False))
+@click.option("--markdown", is_flag=True, help="Print Markdown tables, the best values **bold**.")
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+def compare(run_dirs: tuple[str, ...], markdown: bool, as_json: bool) -> None:
+    """Runs side by side: the config keys that differ, the metrics with the best of each row in bold.
+
+    Runs whose configs differ only in train.seed are grouped and shown as mean ± std.
+    """
+    from cnnctl.look.compare import blocks, compare as compare_runs, to_dict
+
+    comparison = compare_runs([Path(run) for run in run_dirs])
+    if as_json:
+        click.echo(json.dumps(to_dict(comparison), indent=2, default=str))
+        return
+    from cnnctl.render import console, print_blocks
+
+    print_blocks(console(), blocks(comparison), markdown)

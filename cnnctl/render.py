@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+if TYPE_CHECKING:  # types only: `runs` and `compare` draw tables without loading the config and model code
+    from cnnctl.look.grid import Grid
 
 
 def console(stderr: bool = False) -> Console:
@@ -80,3 +84,42 @@ def confused_pairs(record: dict) -> str:
         return "most confused: none (no mistakes)"
     return "most confused: " + "; ".join(f"{p['true']} → {p['predicted']} {p['count']:,} ({p['rate']:.1%})"
                                          for p in pairs)
+
+
+def grid_table(grid: Grid) -> Table:
+    """A `cnnctl.look` table for a terminal: its marked cells bold."""
+    table = Table(title=escape(grid.title), title_justify="left")
+    for i, header in enumerate(grid.headers):
+        table.add_column(escape(header), justify="right" if i in grid.right else "left")
+    for r, row in enumerate(grid.rows):
+        table.add_row(*[f"[bold]{escape(cell)}[/bold]" if (r, i) in grid.marked else escape(cell)
+                        for i, cell in enumerate(row)])
+    return table
+
+
+def markdown_table(grid: Grid) -> str:
+    """A `cnnctl.look` table as GitHub Markdown, its columns padded to line up in the text too."""
+    def cell(text: str, marked: bool) -> str:
+        text = text.replace("|", "\\|")
+        return f"**{text}**" if marked and text else text
+
+    headers = [cell(text, False) for text in grid.headers]
+    rows = [[cell(text, (r, i) in grid.marked) for i, text in enumerate(row)] for r, row in enumerate(grid.rows)]
+    widths = [max(3, *(len(row[i]) for row in [headers, *rows])) for i in range(len(headers))]
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.rjust(w) if i in grid.right else c.ljust(w)
+                                 for i, (c, w) in enumerate(zip(cells, widths))) + " |"
+
+    rule = "| " + " | ".join("-" * (w - 1) + ":" if i in grid.right else "-" * w for i, w in enumerate(widths)) + " |"
+    return "\n".join([line(headers), rule, *map(line, rows)])
+
+
+def print_blocks(console: Console, blocks: list[Grid | str], markdown: bool = False) -> None:
+    """Tables and lines in order: drawn for a terminal, or as Markdown (each table's title a paragraph)."""
+    for n, block in enumerate(blocks):
+        if markdown:
+            text = block if isinstance(block, str) else f"{block.title}\n\n{markdown_table(block)}"
+            console.out(("\n" if n else "") + text, highlight=False)
+        else:
+            console.print(escape(block) if isinstance(block, str) else grid_table(block), highlight=False)
