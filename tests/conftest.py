@@ -43,3 +43,23 @@ def write_config(tmp_path: Path):
         return path
 
     return write
+
+
+MNIST = ROOT.parent / "shared" / "data" / "mnist"
+MNIST_FILES = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+
+
+@pytest.fixture(scope="session")
+def real_digits(tmp_path_factory) -> Path:
+    """The official MNIST test set (10,000 real digits) split 8,000 to train on and 2,000 to test on, as an .npz;
+    skipped, with the reason, where ../shared/data/mnist is absent."""
+    if not all((MNIST / name).is_file() for name in MNIST_FILES):
+        pytest.skip(f"the MNIST test set is not in {MNIST}")
+    import numpy as np
+
+    from cnnctl.data.idx import read_idx
+
+    images, labels = (read_idx(MNIST / name) for name in MNIST_FILES)
+    path = tmp_path_factory.mktemp("digits") / "mnist-8k-2k.npz"
+    np.savez(path, x_train=images[:8000], y_train=labels[:8000], x_test=images[8000:], y_test=labels[8000:])
+    return path

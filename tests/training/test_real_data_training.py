@@ -10,34 +10,17 @@ runs ended as "diverged".
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import numpy as np
 import pytest
 
 from tests.conftest import ROOT, cli
 
-MNIST = ROOT.parent / "shared" / "data" / "mnist"
-FILES = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
-
-
-@pytest.fixture(scope="module")
-def digits(tmp_path_factory) -> Path:
-    if not all((MNIST / name).is_file() for name in FILES):
-        pytest.skip(f"the MNIST test set is not in {MNIST}")
-    from cnnctl.data.idx import read_idx
-
-    images, labels = (read_idx(MNIST / name) for name in FILES)
-    path = tmp_path_factory.mktemp("digits") / "mnist-8k-2k.npz"
-    np.savez(path, x_train=images[:8000], y_train=labels[:8000], x_test=images[8000:], y_test=labels[8000:])
-    return path
-
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", range(5))
-def test_the_lecture_recipe_completes_and_learns_on_real_digits(digits, tmp_path, seed):
+def test_the_lecture_recipe_completes_and_learns_on_real_digits(real_digits, tmp_path, seed):
     result = cli("train", ROOT / "configs" / "mnist.yaml", "--runs-dir", tmp_path, "--quiet", "--device", "cpu",
-                 "--set", "data.source=npz", "--set", f"data.path={digits}", "--set", "train.epochs=15",
+                 "--set", "data.source=npz", "--set", f"data.path={real_digits}", "--set", "train.epochs=15",
                  "--set", f"train.seed={seed}")
     assert result.exit_code == 0, result.output
     results = json.loads((tmp_path / "mnist" / "results.json").read_text())
