@@ -1,9 +1,10 @@
 """What `cnnctl validate` checks: everything `train` would refuse before its first step, without training
 and without loading an image.
 
-The config (every section), the model built from it (shapes, the output against the loss), and the
+The config (every section), the model built from it (shapes, the output against the loss), the
 data: its paths, one image's shape from the files' headers, and its classes from the labels against
-the last layer. Problems of the model and of the data are listed together, in the file's order.
+the last layer; and TensorBoard, installed if the config asks for it. Problems are listed together, in
+the file's order.
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ def check_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) 
     from cnnctl.data.metadata import data_problems
     from cnnctl.model import build_model, check_output
     from cnnctl.model.build import internal_input_shape
+    from cnnctl.training.tensorboard import missing_tensorboard
 
     config = load_config(path, overrides)  # a config that does not load cannot be built or fed
-    problems, model = [], None
+    problems, model = missing_tensorboard(config), None
     try:
         model = build_model(config)
         check_output(config, model)

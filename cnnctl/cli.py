@@ -154,14 +154,18 @@ def validate(configs: tuple[str, ...], overrides: tuple[str, ...]) -> None:
 @click.option("--quiet", "-q", is_flag=True, help="No live display or set-up lines: one line per epoch (CI logs).")
 @click.option("--data-dir", type=click.Path(file_okay=False),
               help="Look for built-in datasets here first (the same as --set data.data_dir=DIR).")
+@click.option("--tensorboard", is_flag=True,
+              help="Write TensorBoard event files into the run folder (the same as --set train.tensorboard=true).")
 def train(config: str, overrides: tuple[str, ...], name: str | None, runs_dir: str, device: str,
-          quiet: bool, data_dir: str | None) -> None:
+          quiet: bool, data_dir: str | None, tensorboard: bool) -> None:
     """Train a config and write runs/<name>/: config, summary, metrics, models, results."""
     from cnnctl.config import load_config
     from cnnctl.training import train as run_training
 
     if data_dir is not None:
         overrides += (f"data.data_dir={json.dumps(data_dir)}",)  # JSON quoting is valid YAML
+    if tensorboard:
+        overrides += ("train.tensorboard=true",)
     run = run_training(load_config(config, overrides), runs_dir=runs_dir, name=name, device=device,
                        **_reporting(quiet))
     if run.results.status != "completed":
@@ -173,7 +177,7 @@ def train(config: str, overrides: tuple[str, ...], name: str | None, runs_dir: s
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Change the run's config.yaml before going on (repeatable): train.epochs (more epochs also "
                    "continue a completed run), train.early_stopping, train.on_divergence, train.execution, "
-                   "data.data_dir.")
+                   "train.tensorboard, data.data_dir.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True)
 @click.option("--quiet", "-q", is_flag=True, help="No live display or set-up lines: one line per epoch.")
 def resume(run: str, overrides: tuple[str, ...], device: str, quiet: bool) -> None:

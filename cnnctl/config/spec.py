@@ -119,6 +119,10 @@ class TrainSection(Section):
     execution: Execution = Field(default_factory=Execution, description=Execution.__doc__)
     precision: Literal["float32", "mixed"] = Field(
         "float32", description="`mixed`: 16-bit compute (float16 on GPU, bfloat16 on CPU), float32 weights.")
+    tensorboard: bool = Field(
+        False, description="Write TensorBoard event files into the run folder's tensorboard/: loss, metrics and "
+                           "learning rate per epoch, and the model graph. Needs the tensorboard extra "
+                           "(pip install \"cnnctl[tensorboard]\").")
 
 
 class ConfigFile(Section):

@@ -4,8 +4,9 @@ Resume continues from a checkpoint: weights, optimizer state (its learning rate 
 included) and the callbacks' counters, made by the run's own model, data and optimizer. Changing any
 of those would not fit the checkpoint, or would silently not apply, so resume takes only what
 decides how far and how training goes on: the number of epochs (more, to continue a run), early
-stopping, what a divergence does, how steps are executed, and where a built-in dataset lies on this
-machine. Evaluate loads a saved model: only what it is tested on can change.
+stopping, what a divergence does, how steps are executed, whether TensorBoard event files are
+written (from the resumed epoch on; nothing in the checkpoint depends on them), and where a built-in
+dataset lies on this machine. Evaluate loads a saved model: only what it is tested on can change.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from cnnctl.config import Config
 from cnnctl.config.overrides import refuse_keys
 from cnnctl.runfolder import files
 
-RESUME_KEYS = ("train.epochs", "train.early_stopping", "train.on_divergence", "train.execution", "data.data_dir")
+RESUME_KEYS = ("train.epochs", "train.early_stopping", "train.on_divergence", "train.execution", "train.tensorboard",
+               "data.data_dir")
 EVALUATE_KEYS = ("data", "train.batch_size")
 
 

@@ -35,6 +35,7 @@ from cnnctl.runfolder.mistakes import write_mistakes
 from cnnctl.runfolder.plots import draw_run
 from cnnctl.training.compile import (compile_model, execution_settings, instantiate, peak_host_memory_mb,
                                      select_device, set_precision)
+from cnnctl.training.tensorboard import event_files, missing_tensorboard
 
 Say = Callable[[str, str], None]
 RESUMABLE = {"interrupted", "failed"}
@@ -163,6 +164,8 @@ def _new_results(run: RunFolder, session: _Session) -> Results:
 
 
 def _prepare(config: Config, device: str, say: Say) -> _Session:
+    if problems := missing_tensorboard(config):
+        raise CnnctlError(problems)
     device_name = select_device(device)
     policy = set_precision(config.train.precision, device_name)
     if policy != "float32":
@@ -236,13 +239,15 @@ def _fit(run: RunFolder, s: _Session, results: Results, state: dict[str, Any] | 
                                               "wall_seconds": wall_before + time.perf_counter() - started,
                                               "callbacks": counters}, arrays)
 
-    # In this order at each epoch's end: the row is logged and the best model kept before the guard may
-    # undo the epoch, and the checkpoint comes last, after every callback has changed what it changes.
+    # In this order at each epoch's end: the row is logged (and its events written, with the rate the epoch
+    # trained at) and the best model kept before the guard may undo the epoch or a plateau change the rate,
+    # and the checkpoint comes last, after every callback has changed what it changes.
     def first_step() -> None:
         results.seconds_to_first_step = round(time.perf_counter() - STARTED, 2)
 
     callbacks = [cb.FirstStep(first_step),
                  cb.StopOnSignal(stops.requested), cb.EpochLog(min(len(s.data.train), steps * t.batch_size), log_epoch),
+                 *event_files(config, run.path / files.TENSORBOARD),
                  *stateful, cb.Checkpointer(checkpoint, first_epoch)]
     if state:
         callbacks.append(cb.Restore(stateful, state["callbacks"], state["arrays"]))
