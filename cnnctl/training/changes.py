@@ -13,11 +13,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 from cnnctl.config import Config
 from cnnctl.config.overrides import refuse_keys
-from cnnctl.runfolder import files
+from cnnctl.runfolder.config import read_config
 
 RESUME_KEYS = ("train.epochs", "train.early_stopping", "train.on_divergence", "train.execution", "train.tensorboard",
                "data.data_dir")
@@ -38,5 +36,5 @@ def more_epochs(folder: Path, status: str, config: Config) -> bool:
     """A completed run given more epochs than its config.yaml holds (`--set train.epochs=N`): it trains on."""
     if status != "completed":
         return False
-    saved = yaml.safe_load((folder / files.CONFIG).read_text())
+    saved = read_config(folder)
     return config.train.epochs > saved["train"]["epochs"]

@@ -27,9 +27,10 @@ import numpy as np
 
 from cnnctl.errors import CnnctlError, Problem
 from cnnctl.keras_catalog import keras
+from cnnctl.runfolder import files
 from cnnctl.runfolder.results import json_kind
 
-CHECKPOINT = "checkpoint.npz"
+CHECKPOINT = files.CHECKPOINT
 
 
 def seed_generators(model: Any) -> list[Any]:
