@@ -28,6 +28,10 @@ _API = {
     "Run": "cnnctl.training",
     "resume": "cnnctl.training",
     "evaluate_run": "cnnctl.training.evaluate",
+    "read_results": "cnnctl.runfolder",
+    "Results": "cnnctl.runfolder",
+    "predict": "cnnctl.use.predict",
+    "serving_model": "cnnctl.use.serving",
     "json_schema": "cnnctl.schema",
     "CnnctlError": "cnnctl.errors",
 }
