@@ -5,8 +5,8 @@ standardize`, standardized per channel with the training images' mean and
 standard deviation, and always channels-last. A model that leaves the run
 folder should not ask its user to repeat any of that: `serving_model` wraps
 the trained model with Keras' own layers for each step (a `Permute` for a
-channels-first config, `Rescaling(1/255)`, `Normalization` with the run's
-recorded statistics), so it takes images as a camera or an image file gives
+channels-first config, then one `Rescaling`: by 1/255, or, with the run's
+recorded statistics, the same per-channel multiply-add training does), so it takes images as a camera or an image file gives
 them, 0-255, in the config's own layout. `contract` writes that down for the
 export's metadata.
 """
@@ -67,9 +67,21 @@ def serving_model(folder: str | Path, model_file: str = files.MODEL) -> Served:
     raw = k.Input(shape=shape, name="pixels")
     x = k.layers.Permute((2, 3, 1), name="to_channels_last")(raw) if config.model.data_format == "channels_first" \
         else raw
-    x = k.layers.Rescaling(1 / 255, name="to_unit_range")(x)
-    stats = results.standardization
-    if stats is not None:
-        mean, std = stats
-        x = k.layers.Normalization(mean=mean, variance=[s * s for s in std], name="standardize")(x)
+    x = _scaling(k, results.standardization)(x)
     return Served(k.Model(raw, trained(x), name=f"{results.name or folder.name}_serving"), config, results)
+
+
+def _scaling(k: Any, stats: tuple[list[float], list[float]] | None) -> Any:
+    """0-255 pixels to what the model was trained on, as `Preprocess` computes it: `x * (1/255/std) - mean/std`.
+
+    One `Rescaling` with per-channel scale and offset rather than `Rescaling(1/255)` then `Normalization`:
+    the same arithmetic as training (not just the same maths), and its constants are written into the
+    graph. `Normalization` keeps its mean and variance as eager tensors that the traced function captures,
+    and tf2onnx's `from_function` (which `model.export(format="onnx")` calls) turns every captured
+    non-resource tensor into an extra ONNX graph input (tf2onnx 1.17, convert.py `from_function`), so the
+    .onnx file would ask its user for the statistics.
+    """
+    if stats is None:
+        return k.layers.Rescaling(1 / 255, name="to_unit_range")
+    mean, std = stats
+    return k.layers.Rescaling([1 / 255 / s for s in std], [-m / s for m, s in zip(mean, std)], name="standardize")
