@@ -12,6 +12,8 @@
                 confusion.png     the test confusion matrix
                 errors.png        the final model's most confident test mistakes, with errors.csv
                 tensorboard/      TensorBoard event files (train.tensorboard: true)
+                export/           `cnnctl export`: model.tflite, model.onnx, model_saved_model/, ...
+                  export.json     one record per exported file: input contract, agreement, size, speed
                 results.json      status, test metrics, timings, device, data, versions
                 .lock             held by the process writing the folder, with its id
 """
@@ -31,3 +33,5 @@ ERRORS_TABLE = "errors.csv"
 TENSORBOARD = "tensorboard"
 RESULTS = "results.json"
 LOCK = ".lock"
+EXPORT = "export"
+EXPORT_RECORD = "export.json"
