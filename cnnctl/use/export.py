@@ -96,7 +96,7 @@ def export_run(folder: str | Path, fmt: str, model_file: str = files.MODEL, quan
     with tempfile.TemporaryDirectory(dir=destination.parent, prefix=f".{name}.") as scratch:
         written = Path(scratch) / name
         _write(served.model, spec, written, served.input_shape, images.calibration if quantize else None)
-        check = _check(served, open_exported(written), images)
+        check = _check(served, _reload(written, fmt, folder), images)
         if check["agreement"] < threshold:
             raise _disagrees(folder, name, check, threshold)
         _replace(written, destination)
@@ -159,8 +159,18 @@ def _write(model: Any, spec: Format, path: Path, input_shape: tuple[int, ...],
                 yield [image[None]]
 
         options = {"optimizations": [tf.lite.Optimize.DEFAULT], "representative_dataset": representative}
-    with _quiet_converters():
-        model.export(str(path), format=spec.keras_format, input_signature=signature, verbose=False, **options)
+    if spec.keras_format == "onnx":
+        from cnnctl.use.tf2onnx_fixes import mend_tf2onnx
+
+        mend_tf2onnx()
+    try:
+        with _quiet_converters():
+            model.export(str(path), format=spec.keras_format, input_signature=signature, verbose=False,
+                         **options)
+    except Exception as exc:  # the converter's own failure: an op it cannot convert, a graph it cannot read
+        first = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+        raise CnnctlError(Problem(f"Keras' {spec.keras_format} exporter failed: {first}",
+                                  hint="--debug shows its traceback; another --format may work")) from exc
 
 
 @contextmanager
@@ -179,6 +189,16 @@ def _quiet_converters() -> Iterator[None]:
             yield
     finally:
         logger.setLevel(level)
+
+
+def _reload(path: Path, fmt: str, folder: Path) -> Runner:
+    """The written file in its runtime; one the runtime cannot load is the converter's failure, said so."""
+    try:
+        return open_exported(path)
+    except CnnctlError as exc:
+        raise CnnctlError(Problem(f"--format {fmt}: the exported file does not load in its own runtime: "
+                                  f"{exc.problems[0].message}", str(folder),
+                                  hint="nothing was written; another --format may work")) from exc
 
 
 def _check(served: Any, runner: Runner, images: Images) -> dict[str, Any]:

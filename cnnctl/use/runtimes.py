@@ -119,7 +119,11 @@ def _litert_version() -> str:
 def _onnx(path: Path) -> Runner:
     """ONNX Runtime on the CPU; a file that asks for more than the images is refused, not guessed at."""
     ort = require("onnxruntime", "running a .onnx file")
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    try:
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime's own exception types (InvalidGraph, Fail, ...) share no base
+        first = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+        raise CnnctlError(Problem(f"ONNX Runtime cannot load it: {first}", str(path))) from exc
     inputs = session.get_inputs()
     if len(inputs) != 1:
         names = ", ".join(i.name for i in inputs)
