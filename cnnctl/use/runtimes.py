@@ -88,6 +88,11 @@ def _tflite(path: Path) -> Runner:
             warnings.simplefilter("ignore")  # its deprecation notice, about the fallback we chose on purpose
             interpreter = tf.lite.Interpreter(model_path=str(path))
         runtime = f"tf.lite.Interpreter (tensorflow {tf.__version__})"
+    try:
+        interpreter.allocate_tensors()
+    except RuntimeError as exc:  # an op it has no kernel for: a Flex (TensorFlow) op, a custom one
+        first = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+        raise CnnctlError(Problem(f"LiteRT cannot run it: {first}", str(path))) from exc
     (given,), (taken,) = interpreter.get_input_details(), interpreter.get_output_details()
     if given["dtype"] != np.float32:
         raise CnnctlError(Problem(f"its input is {np.dtype(given['dtype']).name}, not float32 pixels", str(path),
@@ -102,7 +107,6 @@ def _tflite(path: Path) -> Runner:
         interpreter.invoke()
         return interpreter.get_tensor(taken["index"]).copy()
 
-    interpreter.allocate_tensors()
     return Runner(run_batch, tuple(None if d < 0 else d for d in declared[1:]), runtime, path)
 
 

@@ -61,7 +61,7 @@ def serving_model(folder: str | Path, model_file: str = files.MODEL) -> Served:
     folder = Path(folder)
     results = read_results(folder)
     config = load_config(folder / files.CONFIG)
-    trained = load_saved_model(folder / model_file)
+    trained = _in_float32(load_saved_model(folder / model_file))
     k = keras()
     shape = tuple(config.model.input_shape)
     raw = k.Input(shape=shape, name="pixels")
@@ -85,3 +85,18 @@ def _scaling(k: Any, stats: tuple[list[float], list[float]] | None) -> Any:
         return k.layers.Rescaling(1 / 255, name="to_unit_range")
     mean, std = stats
     return k.layers.Rescaling([1 / 255 / s for s in std], [-m / s for m, s in zip(mean, std)], name="standardize")
+
+
+def _in_float32(model: Any) -> Any:
+    """The model computing in float32, with the same weights: a `train.precision: mixed` run's layers compute
+    in float16 or bfloat16, which neither Keras' ONNX exporter ("The dtype policy must be float32") nor
+    LiteRT's builtin kernels take (its bfloat16 Conv2D becomes a Flex op LiteRT cannot run). Its variables
+    are float32 already, so only the compute dtype changes, and answers move only by 16-bit rounding."""
+    if all(layer.dtype_policy.name == "float32" for layer in model.layers):
+        return model
+    from cnnctl.keras_catalog import keras
+
+    copy = keras().models.clone_model(
+        model, clone_function=lambda layer: layer.__class__.from_config({**layer.get_config(), "dtype": "float32"}))
+    copy.set_weights(model.get_weights())
+    return copy

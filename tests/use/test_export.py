@@ -217,3 +217,16 @@ def test_open_exported_refuses_what_it_cannot_run(tmp_path):
         open_exported(tmp_path / "notes.txt")
     with pytest.raises(CnnctlError, match="no such file"):
         open_exported(tmp_path / "model.onnx")
+
+
+@pytest.mark.slow
+def test_a_mixed_precision_run_exports_in_float32(tmp_path):
+    """bfloat16 compute on the CPU: ONNX Runtime refuses a bfloat16 Conv, LiteRT has no kernel for one."""
+    run = train(tmp_path, "mixed", "train.precision=mixed")
+    for fmt in ("tflite", "onnx"):
+        result = export(run, fmt)
+        assert result.exit_code == 0, result.output
+        assert records(run)[FILES[fmt]]["check"]["agreement"] >= 0.999
+    raw, _ = raw_test_images(run)
+    mine = run_in_own_runtime(run / "export" / "model.onnx", raw).argmax(axis=1)
+    assert np.mean(mine == keras_classes(run, raw)) >= 0.98  # the trained model computes in bfloat16
