@@ -21,6 +21,10 @@ from cnnctl.config import Config, load_config
 from cnnctl.keras_catalog import keras
 from cnnctl.runfolder import Results, files, read_results
 
+# Every layer of the served model computes in float32, named on each layer: a `mixed` run in the same
+# process (tests, notebooks) leaves Keras' global dtype policy at mixed_bfloat16.
+FLOAT32 = "float32"
+
 
 @dataclass(frozen=True)
 class Served:
@@ -65,8 +69,8 @@ def serving_model(folder: str | Path, model_file: str = files.MODEL) -> Served:
     k = keras()
     shape = tuple(config.model.input_shape)
     raw = k.Input(shape=shape, name="pixels")
-    x = k.layers.Permute((2, 3, 1), name="to_channels_last")(raw) if config.model.data_format == "channels_first" \
-        else raw
+    first = config.model.data_format == "channels_first"
+    x = k.layers.Permute((2, 3, 1), name="to_channels_last", dtype=FLOAT32)(raw) if first else raw
     x = _scaling(k, results.standardization)(x)
     return Served(k.Model(raw, trained(x), name=f"{results.name or folder.name}_serving"), config, results)
 
@@ -82,9 +86,10 @@ def _scaling(k: Any, stats: tuple[list[float], list[float]] | None) -> Any:
     .onnx file would ask its user for the statistics.
     """
     if stats is None:
-        return k.layers.Rescaling(1 / 255, name="to_unit_range")
+        return k.layers.Rescaling(1 / 255, name="to_unit_range", dtype=FLOAT32)
     mean, std = stats
-    return k.layers.Rescaling([1 / 255 / s for s in std], [-m / s for m, s in zip(mean, std)], name="standardize")
+    return k.layers.Rescaling([1 / 255 / s for s in std], [-m / s for m, s in zip(mean, std)], name="standardize",
+                              dtype=FLOAT32)
 
 
 def _in_float32(model: Any) -> Any:
@@ -92,11 +97,11 @@ def _in_float32(model: Any) -> Any:
     in float16 or bfloat16, which neither Keras' ONNX exporter ("The dtype policy must be float32") nor
     LiteRT's builtin kernels take (its bfloat16 Conv2D becomes a Flex op LiteRT cannot run). Its variables
     are float32 already, so only the compute dtype changes, and answers move only by 16-bit rounding."""
-    if all(layer.dtype_policy.name == "float32" for layer in model.layers):
+    if all(layer.dtype_policy.name == FLOAT32 for layer in model.layers):
         return model
     from cnnctl.keras_catalog import keras
 
     copy = keras().models.clone_model(
-        model, clone_function=lambda layer: layer.__class__.from_config({**layer.get_config(), "dtype": "float32"}))
+        model, clone_function=lambda layer: layer.__class__.from_config({**layer.get_config(), "dtype": FLOAT32}))
     copy.set_weights(model.get_weights())
     return copy
