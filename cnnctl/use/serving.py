@@ -6,8 +6,9 @@ standard deviation, and always channels-last. A model that leaves the run
 folder should not ask its user to repeat any of that: `serving_model` wraps
 the trained model with Keras' own layers for each step (a `Permute` for a
 channels-first config, then one `Rescaling`: by 1/255, or, with the run's
-recorded statistics, the same per-channel multiply-add training does), so it takes images as a camera or an image file gives
-them, 0-255, in the config's own layout. `contract` writes that down for the
+recorded statistics, the same per-channel multiply-add training does), all
+in float32, so it takes images as a camera or an image file gives them,
+0-255, in the config's own layout. `contract` writes that down for the
 export's metadata.
 """
 
