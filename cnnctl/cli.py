@@ -65,7 +65,7 @@ class Group(click.Group):
                 click.echo(exc.details.rstrip("\n"), err=True)
             for problem in exc.problems:
                 click.echo(f"error: {problem}", err=True)
-            ctx.exit(2)
+            ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             import signal
 
@@ -442,3 +442,37 @@ def compare(run_dirs: tuple[str, ...], markdown: bool, as_json: bool) -> None:
     from cnnctl.render import console, print_blocks
 
     print_blocks(console(), blocks(comparison), markdown)
+
+
+@main.command()
+@click.argument("run", type=click.Path(file_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["saved_model", "tflite", "onnx"]), required=True,
+              help="saved_model: a TensorFlow SavedModel folder; tflite: a LiteRT file; onnx: an ONNX file.")
+@click.option("--best", is_flag=True, help="Export best.keras instead of model.keras.")
+@click.option("--quantize", type=click.Choice(["int8"]),
+              help="tflite only: int8 weights and activations, calibrated on the run's training images.")
+@click.option("--min-agreement", type=click.FloatRange(0, 1), metavar="FRACTION",
+              help="Test images on which the file must predict the Keras model's class "
+                   "(default: 0.999; 0.98 with --quantize int8).")
+@click.option("--json", "as_json", is_flag=True, help="Print the export's record as JSON.")
+def export(run: str, fmt: str, best: bool, quantize: str | None, min_agreement: float | None,
+           as_json: bool) -> None:
+    """Export a run's model for serving, raw 0-255 pixels in, its preprocessing inside; proven before it is kept.
+
+    The file is reloaded in its own runtime and must predict the Keras model's class on the run's test
+    images; it goes to RUN/export/ with its record in RUN/export/export.json. Exit code 4 when it disagrees.
+    """
+    from cnnctl.runfolder import files
+    from cnnctl.use.export import export_run
+
+    done = export_run(run, fmt, files.BEST if best else files.MODEL, quantize, min_agreement)
+    if as_json:
+        click.echo(json.dumps(done.record, indent=2))
+        return
+    check = done.record["check"]
+    click.echo(f"wrote {done.path} ({done.record['bytes']:,} bytes)")
+    click.echo(f"checked in {check['runtime']} on {check['images']:,} test images: agreement "
+               f"{check['agreement']:.4f} ({check['disagreements']} differ), largest probability difference "
+               f"{check['max_abs_diff']:.2g}, test accuracy {check['test_accuracy']:.4f} (Keras "
+               f"{check['keras_test_accuracy']:.4f}), {check['ms_per_image']:.3f} ms/image (Keras "
+               f"{check['keras_ms_per_image']:.3f})")

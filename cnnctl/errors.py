@@ -33,6 +33,8 @@ class CnnctlError(Exception):
     `--plugin` module that raised), which is theirs to read, not cnnctl's.
     """
 
+    exit_code = 2  # what `cnnctl` exits with; a subclass may name its own (export's failed self-check: 4)
+
     def __init__(self, problems: list[Problem] | Problem | str, details: str | None = None):
         self.details = details
         if isinstance(problems, str):

@@ -12,6 +12,8 @@
                 confusion.png     the test confusion matrix
                 errors.png        the final model's most confident test mistakes, with errors.csv
                 tensorboard/      TensorBoard event files (train.tensorboard: true)
+                export/           `cnnctl export`: model.tflite, model.onnx, model_saved_model/, ...
+                  export.json     one record per exported file: input contract, agreement, size, speed
                 results.json      status, test metrics, timings, device, data, versions
                 report.html       `cnnctl report RUN`: all of the above on one page, images inlined
                 .lock             held by the process writing the folder, with its id
@@ -33,3 +35,5 @@ TENSORBOARD = "tensorboard"
 RESULTS = "results.json"
 REPORT = "report.html"
 LOCK = ".lock"
+EXPORT = "export"
+EXPORT_RECORD = "export.json"

@@ -5,9 +5,10 @@ standardize`, standardized per channel with the training images' mean and
 standard deviation, and always channels-last. A model that leaves the run
 folder should not ask its user to repeat any of that: `serving_model` wraps
 the trained model with Keras' own layers for each step (a `Permute` for a
-channels-first config, `Rescaling(1/255)`, `Normalization` with the run's
-recorded statistics), so it takes images as a camera or an image file gives
-them, 0-255, in the config's own layout. `contract` writes that down for the
+channels-first config, then one `Rescaling`: by 1/255, or, with the run's
+recorded statistics, the same per-channel multiply-add training does), all
+in float32, so it takes images as a camera or an image file gives them,
+0-255, in the config's own layout. `contract` writes that down for the
 export's metadata.
 """
 
@@ -20,6 +21,10 @@ from typing import Any
 from cnnctl.config import Config, load_config
 from cnnctl.keras_catalog import keras
 from cnnctl.runfolder import Results, files, read_results
+
+# Every layer of the served model computes in float32, named on each layer: a `mixed` run in the same
+# process (tests, notebooks) leaves Keras' global dtype policy at mixed_bfloat16.
+FLOAT32 = "float32"
 
 
 @dataclass(frozen=True)
@@ -61,15 +66,43 @@ def serving_model(folder: str | Path, model_file: str = files.MODEL) -> Served:
     folder = Path(folder)
     results = read_results(folder)
     config = load_config(folder / files.CONFIG)
-    trained = load_saved_model(folder / model_file)
+    trained = _in_float32(load_saved_model(folder / model_file))
     k = keras()
     shape = tuple(config.model.input_shape)
     raw = k.Input(shape=shape, name="pixels")
-    x = k.layers.Permute((2, 3, 1), name="to_channels_last")(raw) if config.model.data_format == "channels_first" \
-        else raw
-    x = k.layers.Rescaling(1 / 255, name="to_unit_range")(x)
-    stats = results.standardization
-    if stats is not None:
-        mean, std = stats
-        x = k.layers.Normalization(mean=mean, variance=[s * s for s in std], name="standardize")(x)
+    first = config.model.data_format == "channels_first"
+    x = k.layers.Permute((2, 3, 1), name="to_channels_last", dtype=FLOAT32)(raw) if first else raw
+    x = _scaling(k, results.standardization)(x)
     return Served(k.Model(raw, trained(x), name=f"{results.name or folder.name}_serving"), config, results)
+
+
+def _scaling(k: Any, stats: tuple[list[float], list[float]] | None) -> Any:
+    """0-255 pixels to what the model was trained on, as `Preprocess` computes it: `x * (1/255/std) - mean/std`.
+
+    One `Rescaling` with per-channel scale and offset rather than `Rescaling(1/255)` then `Normalization`:
+    the same arithmetic as training (not just the same maths), and its constants are written into the
+    graph. `Normalization` keeps its mean and variance as eager tensors that the traced function captures,
+    and tf2onnx's `from_function` (which `model.export(format="onnx")` calls) turns every captured
+    non-resource tensor into an extra ONNX graph input (tf2onnx 1.17, convert.py `from_function`), so the
+    .onnx file would ask its user for the statistics.
+    """
+    if stats is None:
+        return k.layers.Rescaling(1 / 255, name="to_unit_range", dtype=FLOAT32)
+    mean, std = stats
+    return k.layers.Rescaling([1 / 255 / s for s in std], [-m / s for m, s in zip(mean, std)], name="standardize",
+                              dtype=FLOAT32)
+
+
+def _in_float32(model: Any) -> Any:
+    """The model computing in float32, with the same weights: a `train.precision: mixed` run's layers compute
+    in float16 or bfloat16, which neither Keras' ONNX exporter ("The dtype policy must be float32") nor
+    LiteRT's builtin kernels take (its bfloat16 Conv2D becomes a Flex op LiteRT cannot run). Its variables
+    are float32 already, so only the compute dtype changes, and answers move only by 16-bit rounding."""
+    if all(layer.dtype_policy.name == FLOAT32 for layer in model.layers):
+        return model
+    from cnnctl.keras_catalog import keras
+
+    copy = keras().models.clone_model(
+        model, clone_function=lambda layer: layer.__class__.from_config({**layer.get_config(), "dtype": FLOAT32}))
+    copy.set_weights(model.get_weights())
+    return copy
