@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from cnnctl.errors import CnnctlError, Problem
+from cnnctl.errors import Problem
 from cnnctl.runfolder import files
 from cnnctl.use.inputs import read_inputs
+from cnnctl.use.runtimes import open_exported
 from cnnctl.use.serving import serving_model
 
 BATCH = 256
@@ -49,8 +50,7 @@ def predict(folder: str | Path, inputs: list[str], model_file: str = files.MODEL
     batch = np.stack([image.pixels for image in images])  # channels-last
     if first:
         batch = batch.transpose(0, 3, 1, 2)  # the model takes the config's layout
-    run = _exported_runner(exported) if exported else (lambda x: served.model.predict(x, batch_size=BATCH,
-                                                                                       verbose=0))
+    run = open_exported(exported) if exported else (lambda x: served.model.predict(x, batch_size=BATCH, verbose=0))
     probabilities = _two_columns(np.asarray(run(batch)))
     names = served.class_names
     k = min(top, probabilities.shape[1])
@@ -67,12 +67,3 @@ def _two_columns(probabilities: np.ndarray) -> np.ndarray:
     if probabilities.shape[-1] == 1:
         return np.concatenate([1 - probabilities, probabilities], axis=-1)
     return probabilities
-
-
-def _exported_runner(path: str | Path) -> Callable[[np.ndarray], np.ndarray]:
-    try:
-        from cnnctl.use.runtimes import open_exported
-    except ImportError:
-        raise CnnctlError(Problem("this cnnctl cannot run exported files yet", str(path),
-                                  hint="predict with the run's own model: leave out --model")) from None
-    return open_exported(Path(path))

@@ -121,3 +121,19 @@ def test_a_channels_first_run_takes_its_arrays_channels_first(tmp_path_factory, 
     array, files = json.loads(from_array.stdout), json.loads(from_files.stdout)
     assert [[t["class"] for t in p["top"]] for p in array] == [[t["class"] for t in p["top"]] for p in files]
     assert [p["top"][0]["probability"] for p in array] == pytest.approx([p["top"][0]["probability"] for p in files])
+
+
+def test_an_exported_file_predicts_what_the_keras_model_does(run, tmp_path):
+    folder, pixels, _ = run
+    write_pngs(tmp_path, pixels, 12)
+    keras_said = cli("predict", folder, tmp_path, "--json")
+    assert keras_said.exit_code == 0, keras_said.output
+    for fmt, name in (("tflite", "model.tflite"), ("onnx", "model.onnx"), ("saved_model", "model_saved_model")):
+        if fmt == "onnx":
+            pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (the export extra)")
+        exported = cli("export", folder, "--format", fmt)
+        assert exported.exit_code == 0, exported.output
+        file_said = cli("predict", folder, tmp_path, "--json", "--model", folder / "export" / name)
+        assert file_said.exit_code == 0, file_said.output
+        assert [[t["class"] for t in p["top"]] for p in json.loads(file_said.stdout)] == \
+            [[t["class"] for t in p["top"]] for p in json.loads(keras_said.stdout)], fmt
