@@ -63,3 +63,21 @@ def real_digits(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("digits") / "mnist-8k-2k.npz"
     np.savez(path, x_train=images[:8000], y_train=labels[:8000], x_test=images[8000:], y_test=labels[8000:])
     return path
+
+
+@pytest.fixture(scope="session")
+def smoke_trained(tmp_path_factory) -> Path:
+    """The smoke config trained 2 epochs on the CPU, once a session: a finished run folder to copy, not change."""
+    runs = tmp_path_factory.mktemp("smoke-trained")
+    result = cli("train", ROOT / "configs" / "smoke.yaml", "--runs-dir", runs, "--quiet", "--device", "cpu",
+                 "--set", "train.epochs=2")
+    assert result.exit_code == 0, result.output
+    return runs / "smoke"
+
+
+@pytest.fixture
+def smoke_copy(smoke_trained: Path, tmp_path: Path) -> Path:
+    """A private copy of `smoke_trained` that a test may damage or add to."""
+    import shutil
+
+    return Path(shutil.copytree(smoke_trained, tmp_path / "smoke"))

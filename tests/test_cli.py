@@ -155,14 +155,18 @@ def test_validate_lists_all_layer_problems(write_config):
     assert "filter" in result.stderr and "units: expected an integer, got 'x'" in result.stderr
 
 
-def test_help_and_version_do_not_import_tensorflow():
+HEAVY = ('tensorflow', 'keras', 'matplotlib', 'tensorboard', 'onnxruntime', 'tf2onnx')
+
+
+def test_help_and_version_import_nothing_heavy():
+    """`cnnctl --help`, `--version` and every command's `--help` stay instant: no TensorFlow, no matplotlib."""
     code = ("import sys\nfrom cnnctl.cli import main\n"
-            "for args in (['--help'], ['--version'], ['summary', '--help']):\n"
+            "for args in (['--help'], ['--version'], *([name, '--help'] for name in main.commands)):\n"
             "    try:\n        main(args, prog_name='cnnctl')\n    except SystemExit:\n        pass\n"
-            "print('IMPORTED', sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))\n")
+            f"print('IMPORTED', sorted(m for m in {HEAVY} if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "IMPORTED []" in out
-    assert "Usage: cnnctl" in out
+    assert "Usage: cnnctl" in out and "Usage: cnnctl report" in out and "Usage: cnnctl export" in out
 
 
 def test_version():

@@ -1,7 +1,8 @@
 """`cnnctl report`: one self-contained HTML page of one or more runs, checked in a real headless browser.
 
-One smoke run is trained per module; each test reports on its own copy of it. Runs that lack files
-(interrupted, diverged, damaged) are copies with files taken away, or folders written by hand.
+One smoke run is trained per session (conftest's `smoke_trained`); each test reports on its own copy of
+it. Runs that lack files (interrupted, diverged, damaged) are copies with files taken away, or folders
+written by hand.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -19,24 +19,13 @@ import pytest
 from tests.conftest import ROOT, cli
 
 SMOKE = ROOT / "configs" / "smoke.yaml"
-EPOCHS = 2
 CHROMIUM = shutil.which("chromium")
 PICTURES = ("curves.png", "confusion.png", "errors.png")
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> Path:
-    runs = tmp_path_factory.mktemp("report")
-    result = cli("train", SMOKE, "--runs-dir", runs, "--quiet", "--set", f"train.epochs={EPOCHS}")
-    assert result.exit_code == 0, result.output
-    return runs / "smoke"
-
-
 @pytest.fixture
-def run(trained: Path, tmp_path: Path) -> Path:
-    folder = tmp_path / "smoke"
-    shutil.copytree(trained, folder)
-    return folder
+def run(smoke_copy: Path) -> Path:
+    return smoke_copy
 
 
 def report(*args: str | Path) -> str:
@@ -236,12 +225,3 @@ def test_every_bad_folder_is_named_and_nothing_is_written(tmp_path, monkeypatch)
     assert result.exit_code == 2
     assert [line.split(": ")[1] for line in result.stderr.splitlines()] == [str(tmp_path / "a"), str(tmp_path / "b")]
     assert not (tmp_path / "report.html").exists()
-
-
-def test_help_imports_neither_tensorflow_nor_matplotlib():
-    code = ("import sys\nfrom cnnctl.cli import main\n"
-            "for args in (['--help'], ['report', '--help']):\n"
-            "    try:\n        main(args, prog_name='cnnctl')\n    except SystemExit:\n        pass\n"
-            "print('IMPORTED', sorted(m for m in ('tensorflow', 'keras', 'matplotlib') if m in sys.modules))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert "IMPORTED []" in out and "cnnctl report" in out

@@ -1,7 +1,7 @@
 """Damaged run files: `resume` and `evaluate` refuse in one line naming the file (exit 2), never a
 traceback, never a run that goes on with something silently lost.
 
-One small run is trained per module; each case damages a copy of it. The copy is marked `interrupted`
+One small run is trained per session (conftest's `smoke_trained`); each case damages a copy of it. The copy is marked `interrupted`
 as a killed run would be; its checkpoint is at the last epoch, so an undamaged copy resumes at once to
 `completed` (the control case).
 """
@@ -9,7 +9,6 @@ as a killed run would be; its checkpoint is at the last epoch, so an undamaged c
 from __future__ import annotations
 
 import json
-import shutil
 import zipfile
 from pathlib import Path
 
@@ -20,21 +19,12 @@ import yaml
 from tests.conftest import ROOT, cli
 
 SMOKE = ROOT / "configs" / "smoke.yaml"
-EPOCHS = 2
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> Path:
-    runs = tmp_path_factory.mktemp("damaged")
-    result = cli("train", SMOKE, "--runs-dir", runs, "--quiet", "--set", f"train.epochs={EPOCHS}")
-    assert result.exit_code == 0, result.output
-    return runs / "smoke"
+EPOCHS = 2  # as conftest's smoke_trained
 
 
 @pytest.fixture
-def run(trained: Path, tmp_path: Path) -> Path:
-    folder = tmp_path / "smoke"
-    shutil.copytree(trained, folder)
+def run(smoke_copy: Path) -> Path:
+    folder = smoke_copy
     results = json.loads((folder / "results.json").read_text())
     (folder / "results.json").write_text(json.dumps({**results, "status": "interrupted"}))
     return folder
