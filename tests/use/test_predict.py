@@ -94,17 +94,21 @@ def test_other_sizes_and_colours_are_converted_and_noted(run, tmp_path):
     assert big["top"][0]["class"] == same["top"][0]["class"]
 
 
-def test_arrays_give_one_prediction_per_image_as_the_files_do(run, tmp_path):
+def test_arrays_and_idx_files_give_one_prediction_per_image_as_the_files_do(run, tmp_path):
     folder, pixels, _ = run
     np.save(tmp_path / "batch.npy", pixels[:5, ..., 0])  # (n, height, width): grey images without a channel axis
     np.save(tmp_path / "unit.npy", pixels[:5].astype(np.float32) / 255)  # [0, 1] floats, channel axis kept
+    images = pixels[:5, ..., 0]  # an IDX image file, as MNIST's: magic 0x0803, then each dimension, big-endian
+    (tmp_path / "t10k-images-idx3-ubyte").write_bytes(
+        b"\x00\x00\x08\x03" + np.array(images.shape, ">u4").tobytes() + images.tobytes())
     write_pngs(tmp_path / "png", pixels, 5)
     outputs = []
-    for given in (tmp_path / "batch.npy", tmp_path / "unit.npy", tmp_path / "png"):
+    for given in (tmp_path / "batch.npy", tmp_path / "unit.npy", tmp_path / "t10k-images-idx3-ubyte",
+                  tmp_path / "png"):
         result = cli("predict", folder, given, "--json")
         assert result.exit_code == 0, result.output
         outputs.append([p["top"][0]["class"] for p in json.loads(result.stdout)])
-    assert outputs[0] == outputs[1] == outputs[2] and len(outputs[0]) == 5
+    assert outputs[0] == outputs[1] == outputs[2] == outputs[3] and len(outputs[0]) == 5
     np.save(tmp_path / "wrong.npy", pixels[:2, :8])  # 8 rows of 16
     wrong = cli("predict", folder, tmp_path / "wrong.npy")
     assert wrong.exit_code == 2 and "the model takes 16×16×1" in wrong.stderr
