@@ -71,7 +71,7 @@ def train(config: Config, runs_dir: str | Path = "runs", name: str | None = None
     Callback` for a live display.
     """
     stops = _StopRequests(say)
-    with stops.installed():
+    with stops.installed(), _own_keras_state():
         try:
             session = _prepare(config, device, say)
         except KeyboardInterrupt:
@@ -102,7 +102,7 @@ def resume(folder: str | Path, device: str = "auto", say: Say = lambda line, kin
     epochs also continue a completed run.
     """
     stops = _StopRequests(say)
-    with stops.installed():
+    with stops.installed(), _own_keras_state():
         run = RunFolder.open(Path(folder))
         try:
             return _resume(run, device, say, progress, stops, overrides)
@@ -111,6 +111,21 @@ def resume(folder: str | Path, device: str = "auto", say: Say = lambda line, kin
             raise
         finally:
             run.release()
+
+
+@contextmanager
+def _own_keras_state() -> Iterator[None]:
+    """Each run starts from a clean Keras and leaves the process as it found it, so `train()` can be called
+    many times in one process (a notebook, a search): `clear_session` frees the last run's graphs and
+    restarts layer names (`conv2d`, not `conv2d_2`), and the global dtype policy a mixed-precision run
+    sets is put back afterwards."""
+    k = keras_catalog.keras()
+    k.utils.clear_session()
+    policy = k.mixed_precision.global_policy()
+    try:
+        yield
+    finally:
+        k.mixed_precision.set_global_policy(policy)
 
 
 def _resume(run: RunFolder, device: str, say: Say, progress: Any, stops: "_StopRequests",
