@@ -25,12 +25,18 @@ def check_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) 
     config, model = check_config("configs/mnist.yaml")
     ```
     """
-    from cnnctl.data.metadata import data_problems
+    from cnnctl.data.metadata import data_problems, path_problems
     from cnnctl.model import build_model, check_output
     from cnnctl.model.build import internal_input_shape
     from cnnctl.training.tensorboard import missing_tensorboard
 
-    config = load_config(path, overrides)  # a config that does not load cannot be built or fed
+    try:
+        config = load_config(path, overrides)  # a config that does not load cannot be built or fed...
+    except CnnctlError as exc:
+        if exc.loaded is None:
+            raise
+        # ...but the files its data section names can still be looked for
+        raise CnnctlError(in_file_order(exc.problems + path_problems(*exc.loaded))) from None
     problems, model = missing_tensorboard(config), None
     try:
         model = build_model(config)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -31,12 +32,14 @@ class CnnctlError(Exception):
     `file`, `line` and `path` are those of the first problem. `details`, when
     given, is shown before them: the traceback of the user's own code (a
     `--plugin` module that raised), which is theirs to read, not cnnctl's.
+    `loaded`, when given, is what did load despite the problems (a config's
+    data section and its origins), for checks that can still run on it.
     """
 
     exit_code = 2  # what `cnnctl` exits with; a subclass may name its own (export's failed self-check: 4)
 
-    def __init__(self, problems: list[Problem] | Problem | str, details: str | None = None):
-        self.details = details
+    def __init__(self, problems: list[Problem] | Problem | str, details: str | None = None, loaded: Any = None):
+        self.details, self.loaded = details, loaded
         if isinstance(problems, str):
             problems = [Problem(problems)]
         elif isinstance(problems, Problem):

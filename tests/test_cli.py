@@ -283,6 +283,16 @@ def test_a_missing_data_path_says_where_cnnctl_looked(tmp_path, monkeypatch):
     assert f"data.path: a folder, not a file: {tmp_path} (source npz reads a .npz file)" in npz.stderr, npz.stderr
 
 
+def test_a_mistake_in_another_section_hides_no_missing_data_file(write_config, tmp_path):
+    config = write_config(f"data: {{source: npz, path: {tmp_path / 'nowhere.npz'}}}\n"
+                          "model: {input_shape: [28, 28, 1], layers: [Flatten, {Dense: {units: 10}}]}\n"
+                          "train: {nb_epoch: 3}\n")
+    result = cli("validate", config)
+    assert result.exit_code == 2
+    assert [line.split(": ")[2] for line in result.stderr.splitlines()[:2]] == ["data.path", "train.nb_epoch"]
+    assert f"no such file: {tmp_path / 'nowhere.npz'}" in result.stderr
+
+
 def test_train_refuses_what_validate_refuses_with_the_same_line(write_config, tmp_path):
     config = write_config("model: {input_shape: [6, 6, 1],\n"
                           "        layers: [Flatten, {Dense: {units: 4, activation: softmax}}]}\n")

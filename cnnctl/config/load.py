@@ -131,7 +131,10 @@ def _validate(data: Any, origins: Origins, overrides: list[str] | tuple[str, ...
         train, components, p = _parse_train(train, origins, sections.bad["train"])
         problems += p
     if problems:
-        raise CnnctlError(in_file_order(problems))
+        # The data section, if it loaded, goes with the error: `validate` still looks for its files, so a
+        # mistake in another section hides no missing one.
+        data_loaded = sections.data is not None and not sections.bad["data"]
+        raise CnnctlError(in_file_order(problems), loaded=(sections.data, origins) if data_loaded else None)
     return Config(sections.name or stem, sections.data, model, train, tuple(layers), *components,
                   origins.file, origins)
 

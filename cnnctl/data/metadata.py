@@ -25,6 +25,8 @@ import numpy as np
 
 from cnnctl.config import Config
 from cnnctl.config.data import PATH_SOURCES
+from cnnctl.config.source import Origins
+from cnnctl.config.spec import DataSection
 from cnnctl.data.builtin import CLASSES, IMAGE_SHAPES, NAMES
 from cnnctl.data.folder import class_folders, same_classes
 from cnnctl.data.idx import read_idx_folder_labels
@@ -77,34 +79,39 @@ def data_problems(config: Config, input_shape: tuple[int, ...], units: int | Non
 
 
 def check_paths(config: Config) -> list[Problem]:
-    """Each path the source reads exists, is a folder or a file as it should be, and may be read.
+    """Each path the source reads exists, is a folder or a file as it should be, and may be read."""
+    return path_problems(config.data, config.origins)
+
+
+def path_problems(data: DataSection, origins: Origins) -> list[Problem]:
+    """`check_paths` for a data section alone: `validate` checks the paths of a config whose other sections
+    did not load.
 
     Paths are absolute by now (`cnnctl.config.load`), so the message shows where cnnctl looked.
     """
     problems = []
-    for key, kind in PATHS.get(config.data.source, {}).items():
-        path = getattr(config.data, key)
+    for key, kind in PATHS.get(data.source, {}).items():
+        path = getattr(data, key)
         if path is None:
             continue
         where = ("data", key)
         if not os.path.exists(path):
-            start = ("a --set path starts at the current folder" if config.origins.overridden(where)
+            start = ("a --set path starts at the current folder" if origins.overridden(where)
                      else "a relative path starts at the config file's folder")
-            problems.append(config.origins.problem(where, f"no such {kind}: {path}", start))
+            problems.append(origins.problem(where, f"no such {kind}: {path}", start))
         elif kind == FOLDER and not os.path.isdir(path):
-            problems.append(config.origins.problem(where, f"not a folder: {path}", _expected(config, key)))
+            problems.append(origins.problem(where, f"not a folder: {path}", _expected(data, key)))
         elif kind == FILE and os.path.isdir(path):
-            problems.append(config.origins.problem(where, f"a folder, not a file: {path}", _expected(config, key)))
+            problems.append(origins.problem(where, f"a folder, not a file: {path}", _expected(data, key)))
         elif not os.access(path, os.R_OK | (os.X_OK if kind == FOLDER else 0)):
-            problems.append(config.origins.problem(where, f"not readable: {path}",
-                                                   "check its permissions (ls -l)"))
+            problems.append(origins.problem(where, f"not readable: {path}", "check its permissions (ls -l)"))
     return problems
 
 
-def _expected(config: Config, key: str) -> str:
+def _expected(data: DataSection, key: str) -> str:
     if key == "data_dir":
-        return f"expected a folder holding {config.data.source}"
-    return f"source {config.data.source} reads {PATH_SOURCES[config.data.source]}"
+        return f"expected a folder holding {data.source}"
+    return f"source {data.source} reads {PATH_SOURCES[data.source]}"
 
 
 def check_input(config: Config, input_shape: tuple[int, ...]) -> list[Problem]:
