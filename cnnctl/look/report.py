@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import csv
 import io
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from html import escape
@@ -30,13 +29,13 @@ from cnnctl import __version__
 from cnnctl.errors import CnnctlError, plural
 from cnnctl.runfolder import files
 from cnnctl.runfolder.atomic import write_atomic
+from cnnctl.runfolder.evaluation import read_evaluation
 from cnnctl.runfolder.metrics import read_rows
 from cnnctl.runfolder.results import Results, read_results
 
 T = TypeVar("T")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 ABSENT = "not in the run folder"
-EVALUATION_KEYS = ("model", "accuracy", "classes", "per_class", "macro", "weighted", "confusion")
 # Why a file may be absent, by the run's status; a completed run has all of them.
 ABSENT_BECAUSE = {"diverged": "the run diverged and was not tested", "interrupted": "the run was interrupted",
                   "failed": "the run failed", "running": "the run has not finished"}
@@ -108,7 +107,7 @@ def read_run(folder: Path) -> Run:
     run.rows = optional(files.METRICS, lambda path: read_rows(path)[1]) or []
     if not run.rows and files.METRICS not in run.gaps:
         run.gaps[files.METRICS] = "no epoch completed"
-    run.evaluation = optional(files.EVALUATION, _read_evaluation)
+    run.evaluation = optional(files.EVALUATION, read_evaluation)
     run.mistakes = optional(files.ERRORS_TABLE, _read_table)
     for name in (files.CURVES, files.CONFUSION, files.ERRORS_SHEET):
         picture = optional(name, _read_png)
@@ -133,13 +132,6 @@ def _read_optional(path: Path, read: Callable[[Path], T]) -> tuple[T | None, str
         return None, f"cannot read it: {exc.strerror or exc}"
     except (ValueError, csv.Error) as exc:  # not UTF-8, not JSON or CSV, not the expected shape
         return None, f"damaged ({exc})"
-
-
-def _read_evaluation(path: Path) -> dict[str, Any]:
-    record = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(record, dict) or any(key not in record for key in EVALUATION_KEYS):
-        raise ValueError(f"not a per-class evaluation: it needs {', '.join(EVALUATION_KEYS)}")
-    return record
 
 
 def _read_table(path: Path) -> tuple[list[str], list[list[str]]]:

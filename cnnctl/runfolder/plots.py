@@ -19,7 +19,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from cnnctl.errors import CnnctlError, Problem
+from cnnctl.runfolder import files
 from cnnctl.runfolder.atomic import writing
+from cnnctl.runfolder.evaluation import read_evaluation
+from cnnctl.runfolder.metrics import read_rows
+from cnnctl.runfolder.results import read_results
 
 # Columns of metrics.csv that are not curves of a metric.
 NOT_METRICS = ("epoch", "lr", "seconds", "images_per_second")
@@ -196,20 +201,18 @@ def _finite(value: Any) -> float:
     return number if math.isfinite(number) else math.nan
 
 
-def draw_run(folder: Path, name: str, rows: list[dict[str, float]], halvings: list[dict[str, Any]]) -> list[Path]:
-    """A run's own pictures, into its folder: curves.png from its rows, and confusion.png from
-    evaluation.json where the run was tested (a diverged run has curves only)."""
-    import json
-
-    from cnnctl.runfolder import files
-
+def draw_run(folder: Path, name: str, rows: list[dict[str, float]], halvings: list[dict[str, Any]],
+             target: Path | None = None) -> list[Path]:
+    """A run's own pictures: its curves from its rows, and its confusion matrix from evaluation.json where the
+    run was tested (a diverged run has curves only); into its folder, or `target` and `<target>-confusion.png`."""
+    curves = target or folder / files.CURVES
+    confusion = target.with_name(f"{target.stem}-{files.CONFUSION}") if target else folder / files.CONFUSION
     written = []
     if rows:
-        written.append(save(curves_figure([Curves(name, rows, halvings)]), folder / files.CURVES))
-    evaluation = folder / files.EVALUATION
-    if evaluation.is_file():
-        record = json.loads(evaluation.read_text(encoding="utf-8"))
-        written.append(save(confusion_figure(record, confusion_title(name, record)), folder / files.CONFUSION))
+        written.append(save(curves_figure([Curves(name, rows, halvings)]), curves))
+    if (folder / files.EVALUATION).is_file():
+        record = read_evaluation(folder / files.EVALUATION)
+        written.append(save(confusion_figure(record, confusion_title(name, record)), confusion))
     return written
 
 
@@ -218,26 +221,14 @@ def confusion_title(name: str, record: dict[str, Any]) -> str:
 
 
 def plot_runs(folders: Sequence[Path], output: Path | None = None) -> list[Path]:
-    """`cnnctl plot`: one run's curves (and confusion matrix) into its folder, or several runs' curves
-    overlaid on one figure at `output` (default: curves.png in the current folder)."""
-    import json
-
-    from cnnctl.errors import CnnctlError, Problem
-    from cnnctl.runfolder import files, read_results
-    from cnnctl.runfolder.metrics import read_rows
-
+    """`cnnctl plot`: one run's pictures (into its folder, or `output`), or several runs' curves overlaid on one
+    figure at `output` (default: curves.png in the current folder)."""
     runs = []
     for folder in folders:
         results = read_results(folder)
         if not (folder / files.METRICS).is_file():
             raise CnnctlError(Problem("no epoch has completed: nothing to plot yet", str(folder / files.METRICS)))
         runs.append(Curves(results.name or folder.name, read_rows(folder / files.METRICS)[1], results.halvings))
-    if len(runs) == 1 and output is None:
-        return draw_run(folders[0], runs[0].name, runs[0].rows, runs[0].halvings)
-    target = output or Path(files.CURVES)
-    written = [save(curves_figure(runs), target)]
-    if len(runs) == 1 and (folders[0] / files.EVALUATION).is_file():  # one run, drawn elsewhere: both pictures
-        record = json.loads((folders[0] / files.EVALUATION).read_text(encoding="utf-8"))
-        written.append(save(confusion_figure(record, confusion_title(runs[0].name, record)),
-                            target.with_name(f"{target.stem}-{files.CONFUSION}")))
-    return written
+    if len(runs) == 1:
+        return draw_run(folders[0], runs[0].name, runs[0].rows, runs[0].halvings, output)
+    return [save(curves_figure(runs), output or Path(files.CURVES))]

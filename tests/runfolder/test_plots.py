@@ -84,8 +84,10 @@ def test_the_confusion_matrix_names_its_classes_and_counts():
 
 def test_plot_draws_one_run_into_its_folder_and_several_onto_one_figure(tmp_path):
     a = run_folder(tmp_path, "a", rows(4), halvings=[{"epoch": 3, "new_learning_rate": 0.05}])
-    (a / "evaluation.json").write_text(json.dumps(
-        {"classes": ["x", "y"], "confusion": [[3, 1], [0, 4]], "model": "model.keras", "accuracy": 0.875}))
+    from cnnctl.training.per_class import per_class_report
+
+    record = per_class_report(np.array([0, 0, 0, 0, 1, 1, 1, 1]), np.eye(2)[[0, 0, 0, 1, 1, 1, 1, 1]], ["x", "y"])
+    (a / "evaluation.json").write_text(json.dumps({"model": "model.keras", "metrics": {}, **record}))
     b = run_folder(tmp_path, "b", rows(2, validation=False), status="diverged")
     c = run_folder(tmp_path, "c", rows(6), status="interrupted", resumed=[{"at_epoch": 3}])
 
@@ -105,3 +107,12 @@ def test_a_run_without_a_finished_epoch_has_nothing_to_plot(tmp_path):
     result = cli("plot", folder)
     assert result.exit_code == 2
     assert result.stderr.strip() == f"error: {folder / 'metrics.csv'}: no epoch has completed: nothing to plot yet"
+
+
+def test_a_damaged_evaluation_is_one_line_naming_it(tmp_path):
+    folder = run_folder(tmp_path, "hurt", rows(2))
+    (folder / "evaluation.json").write_text("{not json")
+    result = cli("plot", folder)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {folder / 'evaluation.json'}: damaged (not JSON: ")
+    assert len(result.stderr.splitlines()) == 1
