@@ -156,8 +156,13 @@ def validate(configs: tuple[str, ...], overrides: tuple[str, ...]) -> None:
               help="Look for built-in datasets here first (the same as --set data.data_dir=DIR).")
 @click.option("--tensorboard", is_flag=True,
               help="Write TensorBoard event files into the run folder (the same as --set train.tensorboard=true).")
+@click.option("--workers", metavar="HOST:PORT,...",
+              help="The cluster for train.distribution multi_worker, the same list on every worker (instead of "
+                   "TF_CONFIG).")
+@click.option("--task-index", type=click.IntRange(0), metavar="N",
+              help="This worker's place in --workers; 0 is the chief, which writes the run folder.")
 def train(config: str, overrides: tuple[str, ...], name: str | None, runs_dir: str, device: str,
-          quiet: bool, data_dir: str | None, tensorboard: bool) -> None:
+          quiet: bool, data_dir: str | None, tensorboard: bool, workers: str | None, task_index: int | None) -> None:
     """Train a config and write runs/<name>/: config, summary, metrics, models, results."""
     from cnnctl.config import load_config
     from cnnctl.training import train as run_training
@@ -166,6 +171,7 @@ def train(config: str, overrides: tuple[str, ...], name: str | None, runs_dir: s
         overrides += (f"data.data_dir={json.dumps(data_dir)}",)  # JSON quoting is valid YAML
     if tensorboard:
         overrides += ("train.tensorboard=true",)
+    _start_strategy(config, overrides, device, workers, task_index)
     run = run_training(load_config(config, overrides), runs_dir=runs_dir, name=name, device=device,
                        **_reporting(quiet))
     if run.results.status != "completed":
@@ -180,13 +186,40 @@ def train(config: str, overrides: tuple[str, ...], name: str | None, runs_dir: s
                    "train.tensorboard, data.data_dir.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True)
 @click.option("--quiet", "-q", is_flag=True, help="No live display or set-up lines: one line per epoch.")
-def resume(run: str, overrides: tuple[str, ...], device: str, quiet: bool) -> None:
+@click.option("--workers", metavar="HOST:PORT,...", help="The cluster of a multi_worker run (instead of TF_CONFIG).")
+@click.option("--task-index", type=click.IntRange(0), metavar="N", help="This worker's place in --workers; 0 is the chief.")
+def resume(run: str, overrides: tuple[str, ...], device: str, quiet: bool, workers: str | None,
+           task_index: int | None) -> None:
     """Continue an interrupted or killed run from its last completed epoch, or a completed one with more epochs."""
     from cnnctl.training import resume as resume_run
 
+    _start_strategy(os.path.join(run, "config.yaml"), overrides, device, workers, task_index)
     result = resume_run(run, device=device, overrides=overrides, **_reporting(quiet))
     if result.results.status != "completed":
         sys.exit(3)
+
+
+def _start_strategy(config: str, overrides: tuple[str, ...], device: str, workers: str | None,
+                    task_index: int | None) -> None:
+    """Make train.distribution's strategy before the config is validated: validation starts TensorFlow,
+    after which neither logical devices nor a cluster's collectives can be set up. `--workers` and
+    `--task-index` become TF_CONFIG first."""
+    from cnnctl.config.load import peek_distribution
+    from cnnctl.training.distribute import start, write_tf_config
+
+    distribution = peek_distribution(config, overrides)
+    if workers is not None or task_index is not None:
+        from cnnctl.errors import CnnctlError, Problem
+
+        if workers is None or task_index is None:
+            raise CnnctlError(Problem(f"{'--task-index' if workers is None else '--workers'} is missing",
+                                      hint="a worker needs both: --workers host:port,... --task-index N"))
+        if distribution is not None and distribution[0] != "multi_worker":
+            raise CnnctlError(Problem("--workers: train.distribution is not multi_worker", config,
+                                      hint="add --set train.distribution=multi_worker"))
+        write_tf_config(workers, task_index)
+    if distribution is not None and distribution[0] != "none":
+        start(distribution, device)
 
 
 def _reporting(quiet: bool) -> dict:

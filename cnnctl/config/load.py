@@ -92,6 +92,22 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     return _validate(data, origins, overrides, Path(path).stem, os.path.dirname(os.path.abspath(path)))
 
 
+def peek_distribution(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> tuple[str, Any] | None:
+    """`train.distribution` alone, as (name, options), read before the config is validated.
+
+    A distribution strategy has to be made before TensorFlow starts its runtime (it configures
+    collectives and logical devices), and validating a config runs Keras. None where the value cannot
+    be read: `load_config` then says what is wrong with it.
+    """
+    try:
+        data, origins = read_yaml(path)
+        data = apply_overrides(data if isinstance(data, dict) else {}, overrides, origins)
+        train = data.get("train") or {}
+        return TrainSection.model_validate({"distribution": train.get("distribution", "none")}).strategy()
+    except (CnnctlError, pydantic.ValidationError, AttributeError, TypeError):
+        return None
+
+
 def parse_config(text: str, overrides: list[str] | tuple[str, ...] = (), name: str = "config") -> Config:
     """The same as `load_config`, for YAML text (notebooks, tests)."""
     data, origins = parse_yaml(text, "<string>")

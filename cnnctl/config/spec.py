@@ -88,6 +88,34 @@ class Execution(Section):
     jit_compile: Union[bool, Literal["auto"]] = Field("auto", description="Compile the step with XLA.")
 
 
+class Mirrored(Section):
+    """One process, several local devices: `tf.distribute.MirroredStrategy`."""
+
+    devices: Union[list[Annotated[str, Field(pattern=r"^(?:/?(?:device:)?)(?:CPU|GPU):[0-9]+$")]], None] = Field(
+        None, min_length=1,
+        description="Devices to mirror the model on, e.g. `[GPU:0, GPU:1]`; null: every local GPU. `CPU:n` names "
+                    "split the CPU into that many logical devices (to check a strategy without GPUs).")
+
+
+class MultiWorker(Section):
+    """Several processes, on one or more machines: `tf.distribute.MultiWorkerMirroredStrategy`."""
+
+    timeout: PositiveInt = Field(
+        120, description="Seconds a worker waits for its peers in one collective step before the run fails "
+                         "with a clear message (a peer that died or was stopped), instead of hanging.")
+
+
+class MirroredChoice(Section):
+    mirrored: Mirrored = Field(description=Mirrored.__doc__)
+
+
+class MultiWorkerChoice(Section):
+    multi_worker: MultiWorker = Field(description=MultiWorker.__doc__)
+
+
+DistributionName = Literal["none", "mirrored", "multi_worker"]
+
+
 class TrainSection(Section):
     """How the model is trained: loss, optimizer, batches, epochs, metrics."""
 
@@ -119,6 +147,21 @@ class TrainSection(Section):
     execution: Execution = Field(default_factory=Execution, description=Execution.__doc__)
     precision: Literal["float32", "mixed"] = Field(
         "float32", description="`mixed`: 16-bit compute (float16 on GPU, bfloat16 on CPU), float32 weights.")
+    distribution: Union[DistributionName, MirroredChoice, MultiWorkerChoice] = Field(
+        "none", description="Where training runs: `none` (one device), `mirrored` (every local GPU, or "
+                            "`{mirrored: {devices: [GPU:0, GPU:1]}}`), or `multi_worker` (a cluster from TF_CONFIG "
+                            "or `cnnctl train --workers`; `{multi_worker: {timeout: 120}}`). batch_size is the "
+                            "global batch, split over the replicas; the learning rate is not rescaled.")
+
+    def strategy(self) -> tuple[str, Union[Mirrored, MultiWorker, None]]:
+        """`distribution` as (name, options): the bare name gets the default options."""
+        d = self.distribution
+        if isinstance(d, MirroredChoice):
+            return "mirrored", d.mirrored
+        if isinstance(d, MultiWorkerChoice):
+            return "multi_worker", d.multi_worker
+        return d, {"none": None, "mirrored": Mirrored(), "multi_worker": MultiWorker()}[d]
+
     tensorboard: bool = Field(
         False, description="Write TensorBoard event files into the run folder's tensorboard/: loss, metrics and "
                            "learning rate per epoch, and the model graph. Needs the tensorboard extra "

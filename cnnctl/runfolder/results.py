@@ -38,6 +38,7 @@ class Results:
     pid: int | None = None  # the writing process, while status is running
     steps_per_epoch: int | None = None
     execution: dict[str, Any] | None = None
+    distribution: dict[str, Any] | None = None  # strategy, replicas, workers, global and per-replica batch
     seconds_to_first_step: float | None = None
     epochs_completed: int | None = None
     best_epoch: int | None = None

@@ -24,7 +24,7 @@ AUTO_EXECUTION = {
 }
 
 
-def execution_settings(config: Config, device: str, steps_per_epoch: int) -> dict[str, Any]:
+def execution_settings(config: Config, device: str, steps_per_epoch: int, strategy: str = "none") -> dict[str, Any]:
     """`train.execution` with every `auto` replaced by the measured choice for this device.
 
     Keras runs `steps_per_execution` steps per call even across an epoch's end, which would shift
@@ -33,12 +33,34 @@ def execution_settings(config: Config, device: str, steps_per_epoch: int) -> dic
     Ctrl-C, the live bar) still look in at least ten times an epoch. Results are then identical to
     one step per call.
     """
-    auto = AUTO_EXECUTION["GPU" if device.startswith("GPU") else "CPU"]
-    chosen = {key: auto[key] if value == "auto" else value
-              for key, value in config.train.execution.model_dump().items()}
+    auto = dict(AUTO_EXECUTION["GPU" if device.startswith("GPU") else "CPU"])
+    asked = config.train.execution.model_dump()
+    if strategy != "none":
+        _check_strategy_execution(config, asked, strategy)
+        auto |= UNDER_STRATEGY
+    chosen = {key: auto[key] if value == "auto" else value for key, value in asked.items()}
     wanted = min(chosen["steps_per_execution"], max(1, steps_per_epoch // 10))
     chosen["steps_per_execution"] = max(d for d in range(1, wanted + 1) if steps_per_epoch % d == 0)
     return chosen
+
+
+# Under a strategy, what `auto` must mean. Keras itself turns XLA off under tf.distribute
+# (`Trainer._resolve_auto_jit_compile`). Keras 3.15's multi-step loop over a distributed iterator fails,
+# on one machine or several ("You must feed a value for placeholder tensor ... while/cond/Placeholder",
+# keras-team/keras#19246, open), so one step per call.
+UNDER_STRATEGY: dict[str, Any] = {"jit_compile": False, "steps_per_execution": 1}
+
+
+def _check_strategy_execution(config: Config, asked: dict[str, Any], strategy: str) -> None:
+    """Refuse, naming the key, what TensorFlow cannot do under `strategy`, rather than hang or fail mid-run."""
+    if asked["jit_compile"] is True:
+        raise config.error(("train", "execution", "jit_compile"), f"XLA is not used under train.distribution "
+                           f"{strategy}: Keras turns it off with tf.distribute, and with mixed precision it has hung "
+                           "(keras-team/keras#20763)", hint="use jit_compile: auto or false")
+    if asked["steps_per_execution"] not in ("auto", 1):
+        raise config.error(("train", "execution", "steps_per_execution"), f"several steps per call fail under "
+                           f"train.distribution {strategy} in Keras 3.15 (keras-team/keras#19246)",
+                           hint="use steps_per_execution: auto (1 under a strategy) or 1")
 
 
 def compile_model(model: Any, config: Config, execution: dict[str, Any] | None = None) -> None:
@@ -62,7 +84,7 @@ def select_device(request: str) -> str:
 
     gpus = tf.config.list_physical_devices("GPU")
     if request == "cpu" or (request == "auto" and not gpus):
-        if gpus:
+        if gpus and tf.config.get_visible_devices("GPU"):  # a strategy may have hidden them already
             tf.config.set_visible_devices([], "GPU")
         return "CPU"
     if not gpus:

@@ -31,10 +31,10 @@ from cnnctl.model.summary import summarize_model
 from cnnctl.model.summary_table import summary_text
 from cnnctl.runfolder import Results, RunFolder, files, read_results
 from cnnctl.runfolder.environment import environment
-from cnnctl.runfolder.mistakes import write_mistakes
-from cnnctl.runfolder.plots import draw_run
+from cnnctl.training import distribute
 from cnnctl.training.compile import (compile_model, execution_settings, instantiate, peak_host_memory_mb,
                                      select_device, set_precision)
+from cnnctl.training.recorder import FolderRecorder, WorkerRecorder
 from cnnctl.training.tensorboard import event_files, missing_tensorboard
 
 Say = Callable[[str, str], None]
@@ -59,6 +59,7 @@ class _Session:
     device: str
     policy: str
     execution: dict[str, Any]
+    placement: distribute.Placement = distribute.ONE_DEVICE
 
 
 def train(config: Config, runs_dir: str | Path = "runs", name: str | None = None, device: str = "auto",
@@ -72,11 +73,16 @@ def train(config: Config, runs_dir: str | Path = "runs", name: str | None = None
     """
     stops = _StopRequests(say)
     with stops.installed(), _own_keras_state():
+        restarted = _restarted_job(config, Path(runs_dir) / (name or config.name))
+        if restarted is not None:  # a cluster's job started again: its chief continues the run it left
+            return _resume_folder(restarted, device, say, progress, stops)
         try:
             session = _prepare(config, device, say)
         except KeyboardInterrupt:
             say("interrupted during set-up: nothing was written", "event")
             raise
+        if not session.placement.chief:  # another worker of a cluster: the chief keeps the record
+            return _fit(WorkerRecorder(), session, Results(name=config.name), None, say, progress, stops)
         run = None
         try:
             with stops.shield():  # a stop waits until the folder holds its config: then it can be resumed
@@ -84,7 +90,7 @@ def train(config: Config, runs_dir: str | Path = "runs", name: str | None = None
                 run.write_config(config.resolved())
             _write_summary(run, session)
             say(f"run folder: {run.path}", "info")
-            return _fit(run, session, _new_results(run, session), None, say, progress, stops)
+            return _fit(FolderRecorder(run), session, _new_results(run, session), None, say, progress, stops)
         except KeyboardInterrupt:
             say(f"interrupted: `cnnctl resume {run.path}` continues where it stopped", "event")
             raise
@@ -101,16 +107,46 @@ def resume(folder: str | Path, device: str = "auto", say: Say = lambda line, kin
     `overrides` (`train.epochs=30`: see `changes.RESUME_KEYS`) are written into its config.yaml; more
     epochs also continue a completed run.
     """
+    if distribute.cluster_given() and not distribute.chief_task():
+        # A worker of a cluster other than its chief needs only the config (on a shared disk, or a copy):
+        # the chief holds the checkpoint and hands it to every worker when training starts.
+        from cnnctl.training.changes import check_resume_overrides
+
+        check_resume_overrides(overrides)
+        config = load_config(Path(folder) / files.CONFIG, overrides)
+        if config.train.strategy()[0] == "multi_worker":
+            return train(config, device=device, say=say, progress=progress)
     stops = _StopRequests(say)
     with stops.installed(), _own_keras_state():
-        run = RunFolder.open(Path(folder))
-        try:
-            return _resume(run, device, say, progress, stops, overrides)
-        except KeyboardInterrupt:
-            say(f"interrupted: `cnnctl resume {run.path}` continues where it stopped", "event")
-            raise
-        finally:
-            run.release()
+        return _resume_folder(Path(folder), device, say, progress, stops, overrides)
+
+
+def _resume_folder(path: Path, device: str, say: Say, progress: Any, stops: "_StopRequests",
+                   overrides: list[str] | tuple[str, ...] = ()) -> Run:
+    run = RunFolder.open(path)
+    try:
+        return _resume(run, device, say, progress, stops, overrides)
+    except KeyboardInterrupt:
+        say(f"interrupted: `cnnctl resume {run.path}` continues where it stopped", "event")
+        raise
+    finally:
+        run.release()
+
+
+def _restarted_job(config: Config, path: Path) -> Path | None:
+    """For a cluster's chief: the run folder its job left unfinished, if this is that job started again.
+
+    A cluster is restarted whole when a worker is lost (TensorFlow's multi-worker training cannot go on
+    without it), by the same command on every worker; as with Keras' BackupAndRestore, that command
+    continues the run. A completed or diverged run is not continued: the job trains a new one.
+    """
+    if config.train.strategy()[0] != "multi_worker" or not distribute.cluster_given() or not distribute.chief_task():
+        return None
+    if not (path / files.CONFIG).is_file():
+        return None
+    if (path / files.RESULTS).exists() and read_results(path).status not in RESUMABLE | {"running"}:
+        return None
+    return path
 
 
 @contextmanager
@@ -146,6 +182,9 @@ def _resume(run: RunFolder, device: str, say: Say, progress: Any, stops: "_StopR
                                   hint="resume takes interrupted, killed or failed runs, and completed ones "
                                        "given more epochs (--set train.epochs=N)"))
     session = _prepare(config, device, say)
+    if not session.placement.chief:
+        raise CnnctlError(Problem("this worker is not the cluster's chief: only the chief resumes a run folder",
+                                  str(run.path), hint="run the resume on the chief (task 0)"))
     state = None
     if (run.path / files.CHECKPOINT).exists():
         state, arrays = load_checkpoint(run.path, session.model, config.train.epochs)
@@ -162,7 +201,7 @@ def _resume(run: RunFolder, device: str, say: Say, progress: Any, stops: "_StopR
     results.error, results.status, results.device = None, "running", session.device
     say(f"resuming {run.path} after epoch {epoch}" if epoch < config.train.epochs else
         f"resuming {run.path}: all {plural(epoch, 'epoch')} are done; saving and testing", "info")
-    return _fit(run, session, results, state, say, progress, stops)
+    return _fit(FolderRecorder(run), session, results, state, say, progress, stops)
 
 
 def _write_summary(run: RunFolder, session: _Session) -> None:
@@ -175,30 +214,37 @@ def _new_results(run: RunFolder, session: _Session) -> Results:
     config = session.config
     return Results(name=run.path.name, config=config.source, started=_now(), device=session.device,
                    precision=session.policy, monitor=config.monitor, parameters=session.model.count_params(),
-                   data=session.data.report, environment=environment(config.source))
+                   data=session.data.report, environment=environment(config.source),
+                   distribution=session.placement.record(config.train.batch_size))
 
 
 def _prepare(config: Config, device: str, say: Say) -> _Session:
     if problems := missing_tensorboard(config):
         raise CnnctlError(problems)
+    placement = distribute.place(config, device)  # first: TensorFlow's runtime has not started yet
     device_name = select_device(device)
     policy = set_precision(config.train.precision, device_name)
     if policy != "float32":
         say(f"precision: {policy} (16-bit compute, float32 weights)", "event")
+    distribute.check_batch(config, placement)
     data = load_data(config, internal_input_shape(config))
-    model = build_model(config)
-    check_output(config, model)
-    units = int(model.output.shape[-1])
-    check_labels(data, units, config)
-    steps = steps_per_epoch(len(data.train), config.train.batch_size)
-    execution = execution_settings(config, device_name, steps)
-    compile_model(model, config, execution)
+    with placement.scope():  # the strategy mirrors what is made here: weights, optimizer slots, metrics
+        model = build_model(config)
+        check_output(config, model)
+        units = int(model.output.shape[-1])
+        check_labels(data, units, config)
+        steps = steps_per_epoch(len(data.train), config.train.batch_size)
+        execution = execution_settings(config, device_name, steps, placement.kind)
+        compile_model(model, config, execution)
     say(f"{describe(data)}; {plural(steps, 'step')} of {config.train.batch_size} per epoch; device {device_name}",
         "info")
-    return _Session(config, model, data, label_encoder(config.loss.name, units), device_name, policy, execution)
+    if placement.strategy is not None:
+        say(placement.describe(config.train.batch_size), "info")
+    return _Session(config, model, data, label_encoder(config.loss.name, units), device_name, policy, execution,
+                    placement)
 
 
-def _fit(run: RunFolder, s: _Session, results: Results, state: dict[str, Any] | None, say: Say,
+def _fit(rec: FolderRecorder, s: _Session, results: Results, state: dict[str, Any] | None, say: Say,
          progress: Any, stops: "_StopRequests") -> Run:
     """Train the remaining epochs, save the model and test it; results.json says how it ended.
 
@@ -208,29 +254,30 @@ def _fit(run: RunFolder, s: _Session, results: Results, state: dict[str, Any] | 
     """
     from cnnctl.training import callbacks as cb
     from cnnctl.training import guardian
-    from cnnctl.training.checkpoint import save_checkpoint
     from cnnctl.training.divergence import DivergenceGuard
 
     keras = keras_catalog.keras()
     config, model, t = s.config, s.model, s.config.train
+    state = _shared_state(rec, s, state)
     first_epoch = state["epoch"] if state else 0
     train_data, steps = train_dataset(s.data.train, t.batch_size, t.seed, first_epoch, t.epochs, s.data.prepare,
                                       s.encode)
     val_data = eval_dataset(s.data.validation, t.batch_size, s.data.prepare, s.encode) if s.data.validation else None
-    rows = run.read_metrics()
+    rows = rec.rows()
     results.steps_per_epoch, results.execution, results.pid = steps, s.execution, os.getpid()
-    run.write_results(results)
-    watcher = guardian.start(run.path / files.RESULTS, os.getpid())
+    results.distribution = s.placement.record(t.batch_size)
+    rec.results(results)
+    watcher = guardian.start(rec.path / files.RESULTS, os.getpid()) if rec.chief else None
 
     def log_epoch(row: dict[str, Any]) -> None:
         with stops.shield():
             rows.append(row)
-            run.append_metrics(row)
+            rec.epoch(row)
         say(_epoch_line(row, t.epochs), "epoch")
 
     def save_best(m: Any) -> None:
         with stops.shield():
-            run.save_model(m, files.BEST)
+            rec.model(m, files.BEST)
 
     best = cb.BestCheckpoint(config.monitor, save_best)
     check = check_dataset(s.data.train, t.batch_size, t.seed, s.data.prepare, s.encode)
@@ -250,9 +297,8 @@ def _fit(run: RunFolder, s: _Session, results: Results, state: dict[str, Any] | 
     def checkpoint(epoch: int) -> None:
         with stops.shield():
             counters, arrays = cb.callback_state(stateful)
-            save_checkpoint(run.path, model, {"epoch": epoch,
-                                              "wall_seconds": wall_before + time.perf_counter() - started,
-                                              "callbacks": counters}, arrays)
+            rec.checkpoint(model, {"epoch": epoch, "wall_seconds": wall_before + time.perf_counter() - started,
+                                   "callbacks": counters}, arrays)
 
     # In this order at each epoch's end: the row is logged (and its events written, with the rate the epoch
     # trained at) and the best model kept before the guard may undo the epoch or a plateau change the rate,
@@ -262,7 +308,7 @@ def _fit(run: RunFolder, s: _Session, results: Results, state: dict[str, Any] | 
 
     callbacks = [cb.FirstStep(first_step),
                  cb.StopOnSignal(stops.requested), cb.EpochLog(min(len(s.data.train), steps * t.batch_size), log_epoch),
-                 *event_files(config, run.path / files.TENSORBOARD),
+                 *(event_files(config, rec.path / files.TENSORBOARD) if rec.chief else []),
                  *stateful, cb.Checkpointer(checkpoint, first_epoch)]
     if state:
         callbacks.append(cb.Restore(stateful, state["callbacks"], state["arrays"]))
@@ -278,16 +324,19 @@ def _fit(run: RunFolder, s: _Session, results: Results, state: dict[str, Any] | 
         stops.begin("finishing")
         if guard.diverged:
             _say_diverged(guard, t.on_divergence, say)
-        run.save_model(model, files.MODEL)
+        rec.model(model, files.MODEL)
         if not guard.diverged:
-            results.test, results.best_test = _test(run, s, best, len(rows), say)
-        draw_run(run.path, results.name, rows, guard.halvings)
+            results.test, results.best_test = _test(rec, s, best, len(rows), say)
+        rec.plots(results.name, rows, guard.halvings)
         status = "diverged" if guard.diverged else "completed"
     except KeyboardInterrupt:
         status = "interrupted"
         raise
     except BaseException as exc:
-        results.error = f"{type(exc).__name__}: {exc}"
+        lost = distribute.lost_peer(exc, s.placement)
+        results.error = str(lost.problems[0].message) if lost else f"{type(exc).__name__}: {exc}"
+        if lost:
+            raise lost from None
         raise
     finally:  # the final word is written whole, even under a second Ctrl-C
         with stops.shield():
@@ -299,9 +348,30 @@ def _fit(run: RunFolder, s: _Session, results: Results, state: dict[str, Any] | 
             if rows:
                 results.images_per_second = round(statistics.median(float(r["images_per_second"]) for r in rows), 1)
             results.diverged_at = guard.diverged
-            run.write_results(results)
+            rec.results(results)
             guardian.stop(watcher)
-    return Run(run.path, results)
+            rec.close()
+    return Run(rec.path, results)
+
+
+def _shared_state(rec: FolderRecorder, s: _Session, state: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Every worker of a cluster starts from the chief's checkpoint: it sends the file, the others load it.
+
+    On one machine this is the state as loaded. A cluster's other workers need neither a shared disk nor
+    the run folder: a restarted job continues from whatever epoch the chief's checkpoint holds.
+    """
+    if s.placement.workers == 1:
+        return state
+    from cnnctl.training.checkpoint import load_checkpoint
+
+    mine = (rec.path / files.CHECKPOINT).read_bytes() if rec.chief and state is not None else None
+    received = distribute.broadcast_from_chief(s.placement, mine)
+    if rec.chief or not received:
+        return state
+    (rec.path / files.CHECKPOINT).write_bytes(received)
+    shared, arrays = load_checkpoint(rec.path, s.model, s.config.train.epochs)
+    shared["arrays"] = arrays
+    return shared
 
 
 def _say_diverged(guard: Any, on_divergence: str, say: Say) -> None:
@@ -313,7 +383,7 @@ def _say_diverged(guard: Any, on_divergence: str, say: Say) -> None:
         "event")
 
 
-def _test(run: RunFolder, s: _Session, best: Any, last_epoch: int, say: Say
+def _test(rec: FolderRecorder, s: _Session, best: Any, last_epoch: int, say: Say
           ) -> tuple[dict[str, float], dict[str, float] | None]:
     """The final model and the best one (best.keras, if it is another epoch's) on the test split.
 
@@ -337,12 +407,13 @@ def _test(run: RunFolder, s: _Session, best: Any, last_epoch: int, say: Say
     probabilities = s.model.predict(data, verbose=0)
     names = s.data.report.get("class_names") or [str(c) for c in range(s.data.classes)]
     record = evaluation_record(files.MODEL, final, s.data.test.y, probabilities, names)
-    run.write_json(files.EVALUATION, record)
     wrong = confident_mistakes(s.data.test.y, probabilities, MISTAKES)
-    write_mistakes(run.path, run.path.name, record, wrong, pixels(s.data.test.x, [m["index"] for m in wrong]))
+    rec.evaluation(record, wrong, pixels(s.data.test.x, [m["index"] for m in wrong]))
     best_scores = None
-    best_file = run.path / files.BEST
-    if best.best_epoch is not None and best_file.is_file():
+    best_file = rec.path / files.BEST
+    # Across workers, testing best.keras is left to `cnnctl evaluate --best`: after a restart only the chief
+    # has it, and a test is a collective every worker must run with the same weights.
+    if best.best_epoch is not None and best_file.is_file() and s.placement.workers == 1:
         if best.best_epoch != last_epoch:
             s.model.load_weights(best_file)
         best_scores = score() if best.best_epoch != last_epoch else final
