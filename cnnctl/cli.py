@@ -183,7 +183,7 @@ def train(config: str, overrides: tuple[str, ...], name: str | None, runs_dir: s
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Change the run's config.yaml before going on (repeatable): train.epochs (more epochs also "
                    "continue a completed run), train.early_stopping, train.on_divergence, train.execution, "
-                   "train.tensorboard, data.data_dir.")
+                   "train.tensorboard, train.distribution, data.data_dir.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True)
 @click.option("--quiet", "-q", is_flag=True, help="No live display or set-up lines: one line per epoch.")
 @click.option("--workers", metavar="HOST:PORT,...", help="The cluster of a multi_worker run (instead of TF_CONFIG).")

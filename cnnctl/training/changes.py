@@ -18,7 +18,7 @@ from cnnctl.config.overrides import refuse_keys
 from cnnctl.runfolder.config import read_config
 
 RESUME_KEYS = ("train.epochs", "train.early_stopping", "train.on_divergence", "train.execution", "train.tensorboard",
-               "data.data_dir")
+               "train.distribution", "data.data_dir")
 EVALUATE_KEYS = ("data", "train.batch_size")
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, ContextManager
@@ -97,12 +98,17 @@ PEER_ERRORS = ("UnavailableError", "DeadlineExceededError", "CancelledError", "A
 
 
 def lost_peer(exc: BaseException, placement: Placement) -> CnnctlError | None:
-    """A dead or stopped peer, told apart from a bug: one line saying what to do, for a cluster's errors."""
+    """A dead or stopped peer, told apart from a bug: one line saying which, and what to do."""
     if placement.workers == 1 or type(exc).__name__ not in PEER_ERRORS:
         return None
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return CnnctlError(Problem(f"{placement.task}: a worker of the cluster stopped answering within "
-                               f"{placement.timeout} s ({type(exc).__name__}: {first[:160]})",
+    text = str(exc)
+    peers = sorted({f"{job} {task}" for job, task in re.findall(r"/job:(\w+)/(?:replica:\d+/)?task:(\d+)", text)}
+                   - {placement.task})
+    who = ", ".join(peers) if peers else "a peer"
+    why = ("stopped sending heartbeats (it died or was stopped)" if "heartbeat" in text
+           else f"did not answer within {placement.timeout} s" if type(exc).__name__ == "DeadlineExceededError"
+           else f"is gone ({type(exc).__name__})")
+    return CnnctlError(Problem(f"{placement.task}: {who} of the cluster {why}; training stopped",
                                hint="start every worker again with the same command: the run continues from "
                                     "its last completed epoch"))
 

@@ -326,7 +326,7 @@ def _fit(rec: FolderRecorder, s: _Session, results: Results, state: dict[str, An
             _say_diverged(guard, t.on_divergence, say)
         rec.model(model, files.MODEL)
         if not guard.diverged:
-            results.test, results.best_test = _test(rec, s, best, len(rows), say)
+            results.test, results.best_test = _test(rec, s, best, int(rows[-1]["epoch"]) if rows else first_epoch, say)
         rec.plots(results.name, rows, guard.halvings)
         status = "diverged" if guard.diverged else "completed"
     except KeyboardInterrupt:
