@@ -212,7 +212,7 @@ def _start_strategy(config: str, overrides: tuple[str, ...], device: str, worker
         from cnnctl.errors import CnnctlError, Problem
 
         if workers is None or task_index is None:
-            raise CnnctlError(Problem(f"{'--task-index' if workers is None else '--workers'} is missing",
+            raise CnnctlError(Problem(f"{'--workers' if workers is None else '--task-index'} is missing",
                                       hint="a worker needs both: --workers host:port,... --task-index N"))
         if distribution is not None and distribution[0] != "multi_worker":
             raise CnnctlError(Problem("--workers: train.distribution is not multi_worker", config,
