@@ -187,7 +187,8 @@ def train(config: str, overrides: tuple[str, ...], name: str | None, runs_dir: s
 @click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True)
 @click.option("--quiet", "-q", is_flag=True, help="No live display or set-up lines: one line per epoch.")
 @click.option("--workers", metavar="HOST:PORT,...", help="The cluster of a multi_worker run (instead of TF_CONFIG).")
-@click.option("--task-index", type=click.IntRange(0), metavar="N", help="This worker's place in --workers; 0 is the chief.")
+@click.option("--task-index", type=click.IntRange(0), metavar="N",
+              help="This worker's place in --workers; 0 is the chief.")
 def resume(run: str, overrides: tuple[str, ...], device: str, quiet: bool, workers: str | None,
            task_index: int | None) -> None:
     """Continue an interrupted or killed run from its last completed epoch, or a completed one with more epochs."""

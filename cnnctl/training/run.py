@@ -214,8 +214,7 @@ def _new_results(run: RunFolder, session: _Session) -> Results:
     config = session.config
     return Results(name=run.path.name, config=config.source, started=_now(), device=session.device,
                    precision=session.policy, monitor=config.monitor, parameters=session.model.count_params(),
-                   data=session.data.report, environment=environment(config.source),
-                   distribution=session.placement.record(config.train.batch_size))
+                   data=session.data.report, environment=environment(config.source))
 
 
 def _prepare(config: Config, device: str, say: Say) -> _Session:
@@ -326,7 +325,8 @@ def _fit(rec: FolderRecorder, s: _Session, results: Results, state: dict[str, An
             _say_diverged(guard, t.on_divergence, say)
         rec.model(model, files.MODEL)
         if not guard.diverged:
-            results.test, results.best_test = _test(rec, s, best, int(rows[-1]["epoch"]) if rows else first_epoch, say)
+            last_epoch = int(rows[-1]["epoch"]) if rows else first_epoch  # a worker's rows start at its resume
+            results.test, results.best_test = _test(rec, s, best, last_epoch, say)
         rec.plots(results.name, rows, guard.halvings)
         status = "diverged" if guard.diverged else "completed"
     except KeyboardInterrupt:
