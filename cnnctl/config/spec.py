@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, PositiveInt, Tag
 
 # keras.utils.set_random_seed seeds NumPy's global generator, which takes 32-bit seeds only.
 MAX_SEED = 2**32 - 1
@@ -91,7 +91,7 @@ class Execution(Section):
 class Mirrored(Section):
     """One process, several local devices: `tf.distribute.MirroredStrategy`."""
 
-    devices: Union[list[Annotated[str, Field(pattern=r"^(?:/?(?:device:)?)(?:CPU|GPU):[0-9]+$")]], None] = Field(
+    devices: Union[list[str], None] = Field(
         None, min_length=1,
         description="Devices to mirror the model on, e.g. `[GPU:0, GPU:1]`; null: every local GPU. `CPU:n` names "
                     "split the CPU into that many logical devices (to check a strategy without GPUs).")
@@ -114,6 +114,22 @@ class MultiWorkerChoice(Section):
 
 
 DistributionName = Literal["none", "mirrored", "multi_worker"]
+
+
+def _distribution_form(value: Any) -> str:
+    """Which form of `distribution` a value is, so a mistake is reported against that form alone.
+
+    The tags contain '-', which the config loader reads as a union member's name, not a key.
+    """
+    if isinstance(value, MultiWorkerChoice) or isinstance(value, dict) and "multi_worker" in value:
+        return "form-multi_worker"
+    return "form-mirrored" if isinstance(value, (dict, MirroredChoice)) else "form-name"
+
+
+Distribution = Annotated[Union[Annotated[DistributionName, Tag("form-name")],
+                               Annotated[MirroredChoice, Tag("form-mirrored")],
+                               Annotated[MultiWorkerChoice, Tag("form-multi_worker")]],
+                         Discriminator(_distribution_form)]
 
 
 class TrainSection(Section):
@@ -147,7 +163,7 @@ class TrainSection(Section):
     execution: Execution = Field(default_factory=Execution, description=Execution.__doc__)
     precision: Literal["float32", "mixed"] = Field(
         "float32", description="`mixed`: 16-bit compute (float16 on GPU, bfloat16 on CPU), float32 weights.")
-    distribution: Union[DistributionName, MirroredChoice, MultiWorkerChoice] = Field(
+    distribution: Distribution = Field(
         "none", description="Where training runs: `none` (one device), `mirrored` (every local GPU, or "
                             "`{mirrored: {devices: [GPU:0, GPU:1]}}`), or `multi_worker` (a cluster from TF_CONFIG "
                             "or `cnnctl train --workers`; `{multi_worker: {timeout: 120}}`). batch_size is the "

@@ -65,7 +65,7 @@ ONE_DEVICE = Placement("none", None)
 def write_tf_config(workers: str, task_index: int) -> None:
     """`--workers host:port,... --task-index N` as TF_CONFIG, the form every TensorFlow launcher uses."""
     hosts = [w.strip() for w in workers.split(",") if w.strip()]
-    bad = [w for w in hosts if w.rpartition(":")[2].isdigit() is False or not w.rpartition(":")[0]]
+    bad = [w for w in hosts if not w.rpartition(":")[2].isdigit() or not w.rpartition(":")[0]]
     if bad or not hosts:
         raise CnnctlError(Problem(f"--workers {workers!r}: each worker is host:port", hint="e.g. --workers "
                                   "10.0.0.1:12345,10.0.0.2:12345, the same list on every worker"))
@@ -99,9 +99,11 @@ PEER_ERRORS = ("UnavailableError", "DeadlineExceededError", "CancelledError", "A
 
 def lost_peer(exc: BaseException, placement: Placement) -> CnnctlError | None:
     """A dead or stopped peer, told apart from a bug: one line saying which, and what to do."""
+    text = str(exc)
     if placement.workers == 1 or type(exc).__name__ not in PEER_ERRORS:
         return None
-    text = str(exc)
+    if type(exc).__name__ == "InternalError" and "ollective" not in text:  # not a collective's: a bug
+        return None
     peers = sorted({f"{job} {task}" for job, task in re.findall(r"/job:(\w+)/(?:replica:\d+/)?task:(\d+)", text)}
                    - {placement.task})
     who = ", ".join(peers) if peers else "a peer"
@@ -145,6 +147,9 @@ def _mirrored(devices: list[str] | None, device: str) -> Placement:
 
     if devices:
         names = [d.removeprefix("/").removeprefix("device:") for d in devices]
+        if bad := [d for d, n in zip(devices, names) if not re.fullmatch(r"(CPU|GPU):[0-9]+", n)]:
+            raise CnnctlError(Problem(f"train.distribution: cannot mirror on {bad[0]!r}",
+                                      hint="name devices as TensorFlow does: GPU:0, GPU:1, ... (or CPU:0, CPU:1)"))
         cpus = [int(d.split(":")[1]) for d in names if d.startswith("CPU")]
         if cpus:
             _logical_cpus(max(cpus) + 1)
