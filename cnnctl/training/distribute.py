@@ -30,6 +30,8 @@ from cnnctl.config import Config
 from cnnctl.errors import CnnctlError, Problem
 
 TF_CONFIG = "TF_CONFIG"
+FIRST = ("use cnnctl train, or from Python call distribute.start(peek_distribution(config_path), device) "
+         "before loading the config")
 
 
 @dataclass(frozen=True)
@@ -177,7 +179,7 @@ def _logical_cpus(count: int) -> None:
         tf.config.set_logical_device_configuration(cpu, wanted)
     except RuntimeError:  # "Virtual devices cannot be modified after being initialized"
         raise CnnctlError(Problem(f"cannot split the CPU into {count} logical devices: TensorFlow has already "
-                                  "started in this process", hint="train in a fresh process (cnnctl train)")) from None
+                                  "started in this process", hint=FIRST)) from None
 
 
 def _multi_worker(timeout: int, device: str) -> Placement:
@@ -198,8 +200,7 @@ def _multi_worker(timeout: int, device: str) -> Placement:
     try:
         strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
     except RuntimeError as exc:  # "Collective ops must be configured at program startup"
-        raise CnnctlError(Problem(f"cannot join the cluster: {exc}", hint="each worker trains in its own, "
-                                  "fresh process (cnnctl train)")) from None
+        raise CnnctlError(Problem(f"cannot join the cluster: {exc}", hint=FIRST)) from None
     chief = chief_task()
     workers = sum(len(v) for k, v in cluster.items() if k in ("chief", "worker"))
     return Placement("multi_worker", strategy, replicas=strategy.num_replicas_in_sync, workers=workers,
