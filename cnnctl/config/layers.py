@@ -111,7 +111,7 @@ def _parse_entry(entry: Any, path: KeyPath, origins: Origins, problems: list[Pro
     count = counters.get(type_name, 0)
     counters[type_name] = count + 1
     if name is None:
-        name = _snake(classes[type_name].__name__) + (f"_{count}" if count else "")
+        name = default_layer_name(classes[type_name], count)
     call = _parse_call(classes[type_name], args.pop("call", None), apath + ("call",), origins, problems)
     args, arg_problems = parse_arguments(classes[type_name], args, apath, origins, layer=True)
     problems.extend(arg_problems)
@@ -204,6 +204,11 @@ def _check_names(specs: list[LayerSpec], origins: Origins, problems: list[Proble
             problems.append(origins.problem(spec.path + (spec.entry_key, "inputs"), f"no earlier layer named '{ref}'",
                                             hint))
         seen.setdefault(spec.name, spec)
+
+
+def default_layer_name(cls: type, count: int) -> str:
+    """The name of the `count`-th unnamed layer of a class (from 0): `conv2d`, `conv2d_1`, ..."""
+    return _snake(cls.__name__) + (f"_{count}" if count else "")
 
 
 def _snake(name: str) -> str:
