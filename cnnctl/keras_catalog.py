@@ -230,8 +230,9 @@ def _types(desc: str, arg: Argument) -> tuple[str, ...] | None:
     if m:
         rest = m.group("rest").lstrip()
         types = [_JSON_TYPE[m.group(1).lower()]]
-        # "Int, or tuple of 2 ints, or tuple of 2 tuples of 2 ints." (ZeroPadding2D) is as "int or tuple"
-        if re.match(r",?\s*or (a )?(tuple|list)", rest):
+        # "Int, or tuple of 2 ints, or tuple of 2 tuples of 2 ints." (ZeroPadding2D) and "Integer, tuple of
+        # integers, or None." (Normalization's axis) are as "int or tuple"
+        if re.match(r",?\s*(or )?(an? )?(tuple|list)", rest):
             types.append("array")
         elif re.match(r",?\s*or |/", rest):
             types = None
