@@ -1,0 +1,166 @@
+"""`cnnctl import SCRIPT.py`: the lecture's Keras 1 code, functional graphs, TODOs, and bad scripts."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from cnnctl.config import load_config
+from cnnctl.importing.imported import INCOMPLETE_EXIT
+from cnnctl.model import summarize
+from tests.conftest import cli
+
+LECTURE_SCRIPT = Path(__file__).with_name("lecture_model2.py")
+
+
+def write(tmp_path: Path, text: str, name: str = "net.py") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+@pytest.fixture(scope="module")
+def lecture(tmp_path_factory):
+    """The lecture's script imported once: the CLI's result and the config it wrote."""
+    out = tmp_path_factory.mktemp("lecture") / "lecture.yaml"
+    return cli("import", LECTURE_SCRIPT, "-o", out), out
+
+
+def test_lecture_script_imports_with_one_line_per_translation(lecture):
+    result, out = lecture
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    for expected in ("line 14: Convolution2D -> Conv2D",
+                     "line 14: Conv2D(25, 3, 3) -> filters: 25, kernel_size: 3 (Keras 1's nb_filter, nb_row, nb_col)",
+                     "line 15: input_shape=(1, 28, 28) -> model.input_shape: [1, 28, 28] with data_format: "
+                     "channels_first (Keras 1 put channels first)",
+                     "line 20: output_dim=100 -> units: 100",
+                     "line 26: lr=0.1 -> learning_rate: 0.1",
+                     "line 29: nb_epoch=20 -> train.epochs: 20",
+                     "line 9: mnist.load_data() -> data.source: mnist"):
+        assert expected in lines, result.stdout
+    assert lines[-1] == f"wrote {out}"
+    text = out.read_text()
+    assert text.startswith("# yaml-language-server: $schema=")
+    assert "# Imported by `cnnctl import` from lecture_model2.py" in text
+    assert "TODO" not in text
+
+
+def test_lecture_config_has_the_lectures_parameters_and_channels_first_shapes(lecture):
+    _, out = lecture
+    config = load_config(out)
+    assert config.train.optimizer == {"SGD": {"learning_rate": 0.1}}
+    assert (config.train.batch_size, config.train.epochs, config.loss.name) == (100, 20, "categorical_crossentropy")
+    facts = summarize(config)
+    assert facts.total_params == 137_660
+    shapes = [row.output_shape for row in facts.layers]
+    assert shapes[:5] == [(25, 26, 26), (25, 13, 13), (50, 11, 11), (50, 5, 5), (1250,)]
+    assert [row.weights_per_filter for row in facts.layers[:3:2]] == [9, 225]
+
+
+FUNCTIONAL = """\
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=(16, 16, 3))
+    x = layers.Conv2D(8, 3, padding="same", activation="relu", name="stem")(inputs)
+    shared = layers.Conv2D(8, 3, padding="same")
+    y = shared(x)
+    y = layers.BatchNormalization()(y)
+    y = shared(y)
+    x = layers.Add()([x, y])
+    x = layers.Dropout(0.25)(x, training=False)
+    x = layers.GlobalAveragePooling2D()(x)
+    outputs = layers.Dense(4, activation="softmax")(x)
+    model = keras.Model(inputs, outputs)
+    model.compile(loss="categorical_crossentropy", optimizer=keras.optimizers.Adam(1e-3))
+    model.fit(x_train, y_train, batch_size=32, epochs=3, validation_split=0.1)
+"""
+
+
+def test_functional_script_with_a_residual_and_a_shared_layer(tmp_path):
+    out = tmp_path / "net.yaml"
+    result = cli("import", write(tmp_path, FUNCTIONAL), "-o", out)
+    assert result.exit_code == 0, result.output
+    # `stem` is Keras' conv2d, so the shared one is conv2d_1, as Keras would name it
+    assert "line 9: shared applied again -> Reuse: {layer: conv2d_1} (shared weights)" in result.stdout
+    text = out.read_text()
+    assert "- Reuse: {layer: conv2d_1, name: conv2d_1_use2}" in text
+    assert "- Add: {inputs: [stem, conv2d_1_use2]}" in text
+    assert "- Dropout: {rate: 0.25, call: {training: false}}" in text
+    config = load_config(out)
+    assert config.train.optimizer == {"Adam": {"learning_rate": 0.001}} and config.train.validation == 0.1
+    # the same network written with Keras directly: 224 + 584 (one Conv2D, used twice) + 32 + 36
+    assert summarize(config).total_params == 876
+
+
+def test_untranslatable_things_are_listed_and_marked_todo(tmp_path):
+    script = write(tmp_path, """\
+        from keras.models import Sequential
+        from keras.layers import Dense, Flatten, Lambda
+        from mylib import FancyLayer
+        units = 64
+        model = Sequential()
+        model.add(Flatten(input_shape=(28, 28, 1)))
+        model.add(Lambda(lambda t: t * 2))
+        model.add(Dense(units, activation="relu"))
+        model.add(FancyLayer(3))
+        model.add(Dense(compute_units(), activation="relu"))
+        model.add(Dense(10, activation="softmax"))
+        model.compile(loss="categorical_crossentropy", optimizer="adam")
+    """)
+    out = tmp_path / "net.yaml"
+    result = cli("import", script, "-o", out)
+    assert result.exit_code == INCOMPLETE_EXIT, result.output
+    todos = [line for line in result.stderr.splitlines() if line.startswith("todo: ")]
+    assert [line.split(": ")[2] for line in todos] == ["line 7", "line 9", "line 10"]
+    assert "Lambda runs Python code" in todos[0] and "FancyLayer is not a keras.layers class" in todos[1]
+    assert "units=compute_units() is not a literal" in todos[2]
+    assert result.stderr.splitlines()[-1] == f"incomplete: 3 thing(s) not translated, marked # TODO in {out}"
+    text = out.read_text()
+    assert text.count("# TODO: line") == 3
+    assert "- Dense: {units: 64, activation: relu}" in text  # a name bound to a literal is its value
+    # the layer whose value is unknown is written with what is known: validate points at it
+    lines = text.splitlines()
+    todo = lines.index("    # TODO: line 10: Dense units=compute_units() is not a literal: write its value")
+    assert lines[todo + 1] == "    - Dense: {activation: relu}"
+    check = cli("validate", out)
+    assert check.exit_code == 2
+    assert check.stderr.startswith(f"error: {out}:{todo + 2}: model.layers.2.Dense: Dense needs 'units'")
+
+
+def test_the_script_is_never_run(tmp_path):
+    marker = tmp_path / "ran"
+    script = write(tmp_path, f"""\
+        open({str(marker)!r}, "w").write("ran")
+        import keras
+        model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(2, activation="softmax")])
+        raise SystemExit(7)
+    """)
+    result = cli("import", script, "-o", tmp_path / "net.yaml")
+    assert result.exit_code == 0, result.output
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("import keras\nx = 1\n", "net.py: no Keras model found"),
+    ("model = Sequential()\nmodel.add(Dense(10)))\n", "net.py:2: not valid Python: unmatched ')'"),
+    ("import keras\ni = keras.Input((8,))\na = keras.layers.Dense(2)(i)\nb = keras.layers.Dense(3)(i)\n"
+     "m = keras.Model(i, [a, b])\n", "net.py:5: the model has 2 outputs; cnnctl trains image classifiers"),
+], ids=["no model", "syntax error", "two outputs"])
+def test_bad_scripts_exit_2_with_one_line(tmp_path, text, message):
+    out = tmp_path / "net.yaml"
+    result = cli("import", write(tmp_path, text), "-o", out)
+    assert result.exit_code == 2, result.output
+    assert len(result.stderr.splitlines()) == 1 and message in result.stderr, result.stderr
+    assert "Traceback" not in result.output and not out.exists()
+
+
+def test_an_existing_config_is_not_replaced_without_force(tmp_path):
+    out = tmp_path / "net.yaml"
+    out.write_text("mine\n")
+    result = cli("import", LECTURE_SCRIPT, "-o", out)
+    assert result.exit_code == 2 and "exists already" in result.stderr
+    assert out.read_text() == "mine\n"
