@@ -8,7 +8,8 @@ refused, as a config refuses them.
 Keras records a functional model as layers, each with the calls ("nodes") made on it; each call's
 inputs name a layer and which of its calls made them. A layer called once becomes one entry; each
 further call of a shared layer becomes a `Reuse` entry; inputs that are not the entry above are
-written as `inputs:`; keyword arguments recorded for a call (`training: false`) as `call:`.
+written as `inputs:`; keyword arguments recorded for a call (`training: false`) as `call:`. A nested
+model is written inline, and each further call of it as `Reuse` entries of its layers.
 """
 
 from __future__ import annotations
@@ -41,17 +42,13 @@ def read_keras_file(path: Path) -> Imported:
     layers = config.get("layers")
     if not isinstance(layers, list) or not layers:
         raise CnnctlError(Problem("the model's config.json lists no layers", where))
-    nested = [layer.get("name") for layer in layers if layer.get("class_name") in MODELS]
-    if nested:
-        raise CnnctlError(Problem(f"the model holds {plural(len(nested), 'nested model')} ({', '.join(nested[:3])}); "
-                                  "cnnctl's format has no nested models", where,
-                                  hint="save the model flattened: build it from the inner model's layers"))
     if model["class_name"] == "Sequential":
-        _read_sequential(layers, config.get("build_input_shape"), imported, where)
+        _read_sequential(config, imported, where)
     else:
         _read_functional(config, layers, imported, where)
     _read_compile(model.get("compile_config"), imported)
-    imported.data = {"source": "synthetic"}
+    imported.comments.append("data: a .keras file holds none; set data.source (default: synthetic shapes) and end "
+                             "the model with one unit per class")
     imported.note(f"{path.name}: {model['class_name']} model '{config.get('name')}', "
                   f"{plural(len(layers), 'layer')}, read from {CONFIG_JSON} only (no weights, no code)")
     return imported
@@ -111,21 +108,27 @@ def _refuse_unsafe(node: Any, where: str) -> None:
         _refuse_unsafe(value, where)
 
 
-def _read_sequential(layers: list[dict], built: Any, imported: Imported, where: str) -> None:
-    first = layers[0]
-    if first.get("class_name") == "InputLayer":
-        imported.input_shape = _input_shape(first.get("config", {}).get("batch_shape"), where)
-        layers = layers[1:]
-    for layer in layers:
-        entry, shape = _layer_entry(layer, where)
-        if shape is not None and imported.input_shape is None:
-            imported.input_shape = shape
-        imported.layers.append(Entry(entry))
-    if imported.input_shape is None and isinstance(built, list):
-        imported.input_shape = _input_shape(built, where)
-    if imported.input_shape is None:
+def _read_sequential(config: dict, imported: Imported, where: str) -> None:
+    imported.input_shape = _sequential_input(config, where)
+    _Graph(imported, where).sequential(config, INPUT)
+
+
+def _sequential_input(config: dict, where: str) -> list[int]:
+    """A Sequential's input shape: its InputLayer's, its first layer's `batch_input_shape` (Keras 2), a nested
+    first model's input, or `build_input_shape`."""
+    first = (config.get("layers") or [{}])[0]
+    first_config = first.get("config") or {}
+    shape = first_config.get("batch_shape") or first_config.get("batch_input_shape")
+    if shape is None and first.get("class_name") in MODELS:
+        inner = first_config.get("layers") or [{}]
+        shape = (inner[0].get("config") or {}).get("batch_shape")
+        if shape is None and first.get("class_name") == "Sequential":
+            shape = first_config.get("build_input_shape")
+    shape = shape or config.get("build_input_shape")
+    if shape is None:
         raise CnnctlError(Problem("the Sequential model was saved unbuilt: its input shape is not recorded",
                                   where, hint="build it (model.build or keras.Input) before saving"))
+    return _input_shape(shape, where)
 
 
 def _read_functional(config: dict, layers: list[dict], imported: Imported, where: str) -> None:
@@ -133,39 +136,92 @@ def _read_functional(config: dict, layers: list[dict], imported: Imported, where
     if len(ins) != 1 or len(outs) != 1:
         raise CnnctlError(Problem(f"the model has {plural(len(ins), 'input')} and {plural(len(outs), 'output')}; "
                                   "cnnctl trains image classifiers with one of each", where))
-    by_name = {layer.get("name"): layer for layer in layers}
-    input_layer = by_name.get(ins[0][0])
+    input_layer = next((layer for layer in layers if layer.get("name") == ins[0][0]), None)
     if input_layer is None or input_layer.get("class_name") != "InputLayer":
         raise CnnctlError(Problem("the model's input is not an InputLayer", where))
     imported.input_shape = _input_shape(input_layer.get("config", {}).get("batch_shape"), where)
-    names = {(ins[0][0], 0): INPUT}  # (layer, call) -> the entry name later `inputs:` use
-    nodes = []  # (layer order, call, layer, its inputs, its call's keyword arguments)
-    for order, layer in enumerate(layers):
-        if layer is input_layer:
-            continue
-        for call, node in enumerate(layer.get("inbound_nodes") or []):
-            sources, kwargs = _node_inputs(node, where, layer.get("name"))
-            nodes.append((order, call, layer, sources, kwargs))
-    previous = INPUT
-    for order, call, layer, sources, kwargs in _in_dependency_order(nodes, names, where):
-        entry_name = layer["name"] if call == 0 else f"{layer['name']}_use{call + 1}"
-        refs = [names[source] for source in sources]
-        if call == 0:
-            value, _ = _layer_entry(layer, where)
-            cls, args = (value, {}) if isinstance(value, str) else next(iter(value.items()))
-            args = dict(args)
+    graph = _Graph(imported, where)
+    graph.functional(config, [INPUT])
+    if graph.previous != graph.output_of_last:
+        raise CnnctlError(Problem(f"the model's output ({outs[0][0]}) is not its last layer", where))
+
+
+class _Graph:
+    """Writes a model's calls as entries, in an order where each comes after its inputs.
+
+    A layer's first call is its entry; each further call (a shared layer, or a nested model applied
+    again) a `Reuse` entry named `LAYER_use2`, `LAYER_use3`, ... A nested model (Sequential or
+    functional) is written inline: its layers, fed by what the outer model feeds it.
+    """
+
+    def __init__(self, imported: Imported, where: str):
+        self.imported, self.where = imported, where
+        self.previous = INPUT
+        self.output_of_last: str | None = None
+        self.made: dict[str, int] = {}  # layer name -> id of its config, to tell a second call from a clash
+        self.uses: dict[str, int] = {}
+
+    def functional(self, config: dict, sources: list[str]) -> str:
+        """Write a functional model fed by the entries `sources`; the entry its output comes from."""
+        layers = config.get("layers") or []
+        ins, outs = _endpoints(config.get("input_layers")), _endpoints(config.get("output_layers"))
+        if len(ins) != len(sources) or len(outs) != 1:
+            raise CnnctlError(Problem(f"model '{config.get('name')}' has {plural(len(ins), 'input')} and "
+                                      f"{plural(len(outs), 'output')}; cnnctl's entries take one of each", self.where))
+        names = {(name, call): source for (name, call, *_), source in zip(ins, sources)}
+        nodes = []  # (call, layer, its inputs, its call's keyword arguments), in the order Keras lists them
+        for layer in layers:
+            if layer.get("class_name") == "InputLayer":
+                continue
+            for call, node in enumerate(layer.get("inbound_nodes") or []):
+                inputs, kwargs = _node_inputs(node, self.where, layer.get("name"))
+                nodes.append((call, layer, inputs, kwargs))
+        for call, layer, inputs, kwargs in _in_dependency_order(nodes, names, self.where):
+            refs = [names[source] for source in inputs]
+            names[(layer["name"], call)] = self.call(layer, refs, kwargs)
+        self.output_of_last = names.get(tuple(outs[0][:2]))
+        return self.output_of_last
+
+    def sequential(self, config: dict, source: str) -> str:
+        for layer in config.get("layers") or []:
+            if layer.get("class_name") != "InputLayer":
+                source = self.call(layer, [source], {})
+        return source
+
+    def call(self, layer: dict, refs: list[str], kwargs: dict[str, Any]) -> str:
+        """One call of `layer` on the entries `refs`: its entry, or its nested model's entries; the name
+        of the entry that makes its output."""
+        kind = layer.get("class_name")
+        if kind in MODELS:
+            if kwargs:
+                raise CnnctlError(Problem(f"nested model '{layer.get('name')}' is called with {', '.join(kwargs)}; "
+                                          "cnnctl gives call arguments to layers only", self.where))
+            inner = layer.get("config") or {}
+            if kind == "Sequential":
+                if len(refs) != 1:
+                    raise CnnctlError(Problem(f"Sequential '{inner.get('name')}' takes one input", self.where))
+                return self.sequential(inner, refs[0])
+            return self.functional(inner, refs)
+        name = layer.get("name") or (layer.get("config") or {}).get("name")
+        if name == INPUT or (name in self.made and self.made[name] != id(layer)):
+            raise CnnctlError(Problem(f"two layers are named '{name}' (one inside a nested model?); cnnctl's "
+                                      "names are unique", self.where, hint="rename one before saving"))
+        if name not in self.made:
+            self.made[name] = id(layer)
+            value = _layer_entry(layer, self.where)
+            key, args = (value, {}) if isinstance(value, str) else next(iter(value.items()))
+            args, entry_name = dict(args), name
         else:
-            cls, args = REUSE, {"layer": layer["name"], "name": entry_name}
-        if refs != [previous]:
+            self.uses[name] = self.uses.get(name, 1) + 1
+            entry_name = f"{name}_use{self.uses[name]}"
+            key, args = REUSE, {"layer": name, "name": entry_name}
+        if refs != [self.previous]:
             args["inputs"] = refs
         if kwargs:
             args["call"] = kwargs
-        imported.layers.append(Entry({cls: args} if args else cls))
-        names[(layer["name"], call)] = entry_name
-        previous = entry_name
-    output = names.get(tuple(outs[0][:2]))
-    if output != previous:
-        raise CnnctlError(Problem(f"the model's output ({outs[0][0]}) is not its last layer", where))
+        self.imported.layers.append(Entry({key: args} if args else key))
+        self.previous = entry_name
+        return entry_name
 
 
 def _endpoints(value: Any) -> list[list]:
@@ -225,12 +281,12 @@ def _in_dependency_order(nodes: list, names: dict, where: str) -> list:
     ordered = []
     while pending:
         for i, node in enumerate(pending):
-            if all(tuple(source) in done for source in node[3]):
+            if all(tuple(source) in done for source in node[2]):
                 ordered.append(pending.pop(i))
-                done.add((node[2]["name"], node[1]))
+                done.add((node[1]["name"], node[0]))
                 break
         else:
-            layer = pending[0][2]["name"]
+            layer = pending[0][1]["name"]
             raise CnnctlError(Problem(f"layer '{layer}' takes an input no layer makes", where))
     return ordered
 
@@ -246,9 +302,9 @@ def _input_shape(batch_shape: Any, where: str) -> list[int]:
     return shape
 
 
-def _layer_entry(layer: dict, where: str) -> tuple[Any, list[int] | None]:
+def _layer_entry(layer: dict, where: str) -> Any:
     """The entry for one layer (`Flatten` or `{Conv2D: {...}}`), its arguments those that differ from
-    Keras' defaults; and the input shape a Sequential's first layer may carry (`batch_input_shape`)."""
+    Keras' defaults."""
     name = layer.get("class_name")
     config = dict(layer.get("config") or {})
     classes = keras_catalog.classes("layers")
@@ -260,7 +316,6 @@ def _layer_entry(layer: dict, where: str) -> tuple[Any, list[int] | None]:
         raise CnnctlError(Problem(f"layer '{config.get('name')}' computes channels-first; cnnctl builds every model "
                                   "channels-last", where, hint="save the model built channels-last"))
     _check_dtype(config.get("dtype"), config.get("name"), where)
-    shape = config.pop("batch_input_shape", None) or config.pop("batch_shape", None)
     known = keras_catalog.arguments(cls)
     args: dict[str, Any] = {}
     if config.get("name"):
@@ -276,7 +331,7 @@ def _layer_entry(layer: dict, where: str) -> tuple[Any, list[int] | None]:
         if _is_default(key, value, known[key].default):
             continue
         args[key] = value
-    return ({name: args} if args else name), (shape[1:] if isinstance(shape, list) else None)
+    return {name: args} if args else name
 
 
 def _check_dtype(dtype: Any, layer: Any, where: str) -> None:
