@@ -65,10 +65,12 @@ class Imported:
     translations: list[str] = field(default_factory=list)
     todos: list[Todo] = field(default_factory=list)  # not tied to a layer: placed at the top of the file
     comments: list[str] = field(default_factory=list)  # notes for the reader, at the top of the file
+    input_todo: Todo | None = None  # the input shape is missing or open: written as a guess, marked here
 
     @property
     def all_todos(self) -> list[Todo]:
         found = list(self.todos) + [todo for entry in self.layers for todo in entry.todos]
+        found += [self.input_todo] if self.input_todo else []
         return sorted(found, key=lambda t: (t.line is None, t.line or 0))
 
     def note(self, line: str) -> None:
@@ -90,11 +92,9 @@ def render(imported: Imported, output: Path) -> str:
     lines.append("model:")
     if imported.data_format != "channels_last":
         lines.append(f"  data_format: {imported.data_format}")
-    if imported.input_shape is None:
-        lines.append("  # TODO: the input shape was not found: [height, width, channels]")
-        lines.append("  input_shape: [28, 28, 1]")
-    else:
-        lines.append(f"  input_shape: {flow(imported.input_shape)}")
+    if imported.input_todo is not None:
+        lines.append(f"  # TODO: {imported.input_todo}")
+    lines.append(f"  input_shape: {flow(imported.input_shape or [28, 28, 1])}")
     lines.append("  layers:")
     for entry in imported.layers:
         lines += [f"    # TODO: {todo}" for todo in entry.todos]
@@ -104,8 +104,12 @@ def render(imported: Imported, output: Path) -> str:
         elif entry.value is not None:
             lines.append(f"    - {entry.value}")
     if imported.train:
+        from cnnctl.config.spec import TrainSection
+
+        order = list(TrainSection.model_fields)  # the order the config reference documents them in
         lines.append("train:")
-        lines += [f"  {key}: {flow(value)}" for key, value in imported.train.items()]
+        lines += [f"  {key}: {flow(imported.train[key])}"
+                  for key in sorted(imported.train, key=lambda k: order.index(k) if k in order else len(order))]
     return "\n".join(lines) + "\n"
 
 

@@ -114,6 +114,10 @@ class _Reader:
 
     def assign(self, target: ast.expr, value: ast.expr) -> None:
         if isinstance(target, ast.Tuple):
+            if isinstance(value, ast.Tuple) and len(value.elts) == len(target.elts):  # img_rows, img_cols = 28, 28
+                for name, item in zip(target.elts, value.elts):
+                    if isinstance(name, ast.Name):
+                        self.values[name.id] = item
             self.find_dataset(value)
             return
         if not isinstance(target, ast.Name):
@@ -429,6 +433,10 @@ class _Reader:
         value = self.literal(node)
         if isinstance(value, str):
             return value, []
+        named = node.attr if isinstance(node, ast.Attribute) else None  # keras.losses.categorical_crossentropy
+        if named is not None and (named in keras_catalog.functions(kind) or keras_catalog.known_by_keras(kind, named)):
+            self.imported.note(f"line {node.lineno}: {_source(node)} -> {named}")
+            return named, []
         if isinstance(node, ast.Name) and isinstance(self.values.get(node.id), ast.Call):
             node = self.values[node.id]
         if not isinstance(node, ast.Call):
@@ -441,20 +449,28 @@ class _Reader:
         known = keras_catalog.arguments(cls)
         args: dict[str, Any] = {}
         todos = []
+        decay = None
         for name, arg in zip([n for n in _positional_names(cls) if n in known], node.args):
             args[name] = self.literal(arg)
         for kw in node.keywords:
             value = self.literal(kw.value)
             key = self.renamed(kw.arg or "", value, known, cls.__name__, kw.value.lineno)
+            if key == "decay" and kind == "optimizers" and isinstance(value, (int, float)) and "learning_rate" in known:
+                decay = value
+                continue
             if value is UNKNOWN or key not in known:
                 why = "is not a literal" if value is UNKNOWN else f"is not an argument of {cls.__name__} in Keras 3"
-                if key == "decay":
-                    why = ("is Keras 2's learning-rate decay: in Keras 3 a schedule, train.lr_schedule: "
-                           "{InverseTimeDecay: {initial_learning_rate: RATE, decay_steps: 1, decay_rate: DECAY}}")
                 todos.append(self.todo(kw.value, f"{cls.__name__} {kw.arg}={_source(kw.value)} {why}"))
                 continue
             args[key] = value
         args = {k: v for k, v in args.items() if v is not UNKNOWN}
+        if decay:
+            # Keras 2 divided the rate by 1 + decay × step: Keras 3's InverseTimeDecay with decay_steps 1
+            rate = args.pop("learning_rate", known["learning_rate"].default)
+            schedule = {"InverseTimeDecay": {"initial_learning_rate": rate, "decay_steps": 1, "decay_rate": decay}}
+            self.imported.train["lr_schedule"] = schedule
+            self.imported.note(f"line {node.lineno}: decay={decay} -> train.lr_schedule: {flow(schedule)} (Keras 2 "
+                               "divided the rate by 1 + decay × step)")
         return ({cls.__name__: args} if args else cls.__name__), todos
 
     def read_compile(self, node: ast.Call) -> None:
@@ -515,11 +531,12 @@ class _Reader:
             imported.comments.append("data: the script's data is not a Keras dataset cnnctl knows; set data.source "
                                      "(default: synthetic shapes)")
         if model.input_shape is None:
-            imported.todos.append(Todo(model.line, "no input_shape found: set model.input_shape"))
+            imported.input_todo = Todo(model.line, "no input shape found: set model.input_shape, [height, width, "
+                                                   "channels]")
         else:
             shape = model.input_shape
             if any(not isinstance(n, int) or n <= 0 for n in shape):
-                imported.todos.append(Todo(model.input_line, f"input shape {shape} has sizes left open: give each"))
+                imported.input_todo = Todo(model.input_line, f"input shape {shape} has sizes left open: give each")
                 shape = [n if isinstance(n, int) and n > 0 else 28 for n in shape]
             if (len(shape) == 3 and self.keras1_era and not self.channels_last_said and shape[0] in (1, 3, 4)
                     and min(shape[1:]) >= 4 * shape[0]):

@@ -164,3 +164,55 @@ def test_an_existing_config_is_not_replaced_without_force(tmp_path):
     result = cli("import", LECTURE_SCRIPT, "-o", out)
     assert result.exit_code == 2 and "exists already" in result.stderr
     assert out.read_text() == "mine\n"
+
+
+def test_keras2_example_with_names_and_branches(tmp_path):
+    out = tmp_path / "cnn.yaml"
+    result = cli("import", Path(__file__).with_name("keras2_mnist_cnn.py"), "-o", out)
+    assert result.exit_code == 0, result.output
+    assert "line 42: keras.losses.categorical_crossentropy -> categorical_crossentropy" in result.stdout
+    config = load_config(out)
+    # Keras' else branch (channels_last) is the last assignment of input_shape: the one read
+    assert (config.model.input_shape, config.model.data_format) == ([28, 28, 1], "channels_last")
+    assert (config.train.batch_size, config.train.epochs, config.train.validation) == (128, 12, "test")
+    assert summarize(config).total_params == 1_199_882  # what the example's model.summary() reports
+
+
+def test_keras1_spellings_and_decay(tmp_path):
+    script = write(tmp_path, """\
+        from keras.models import Sequential
+        from keras.layers.core import Dense, Activation, Flatten
+        from keras.layers.convolutional import Convolution2D
+        from keras.optimizers import SGD
+        model = Sequential()
+        model.add(Convolution2D(32, 3, 3, border_mode='same', input_shape=(3, 32, 32), init='he_normal'))
+        model.add(Convolution2D(32, 3, 3, subsample=(2, 2)))
+        model.add(Flatten())
+        model.add(Dense(10))
+        model.add(Activation('softmax'))
+        sgd = SGD(lr=0.01, decay=1e-6, momentum=0.9)
+        model.compile(loss='categorical_crossentropy', optimizer=sgd)
+    """)
+    out = tmp_path / "net.yaml"
+    result = cli("import", script, "-o", out)
+    assert result.exit_code == 0, result.output
+    for expected in ("line 6: border_mode=same -> padding: same", "line 6: init=he_normal -> kernel_initializer: "
+                     "he_normal", "line 7: subsample=[2, 2] -> strides: [2, 2]",
+                     "line 11: decay=1e-06 -> train.lr_schedule: {InverseTimeDecay: {initial_learning_rate: 0.01, "
+                     "decay_steps: 1, decay_rate: 1.0e-06}} (Keras 2 divided the rate by 1 + decay × step)"):
+        assert expected in result.stdout.splitlines(), result.stdout
+    config = load_config(out)
+    assert config.model.data_format == "channels_first" and config.model.input_shape == [3, 32, 32]
+    assert config.layers[1].args == {"filters": 32, "kernel_size": 3, "strides": 2}
+    assert config.train.optimizer == {"SGD": {"momentum": 0.9}}
+    assert config.lr_schedule.name == "InverseTimeDecay"
+
+
+def test_compile_on_another_name_is_read_for_the_one_model(tmp_path):
+    """The lecture builds `model2` and compiles `model`: pasted as is, the one model built is meant."""
+    text = LECTURE_SCRIPT.read_text().replace("model2.compile", "model.compile").replace("model2.fit", "model.fit")
+    out = tmp_path / "net.yaml"
+    result = cli("import", write(tmp_path, text), "-o", out)
+    assert result.exit_code == 0, result.output
+    assert "line 25: model.compile(...) read as model2's: the script builds no other model" in result.stdout
+    assert load_config(out).train.epochs == 20
