@@ -30,11 +30,25 @@ MODELS = ("Sequential", "Functional", "Model")
 DROPPED = {"name", "trainable", "dtype", "data_format"}  # handled by cnnctl itself, or checked on their own
 
 
+# What a config.json of the wrong shape raises where this reader expects Keras' own structure.
+MALFORMED = (KeyError, IndexError, TypeError, ValueError, AttributeError)
+
+
 def read_keras_file(path: Path) -> Imported:
     """The config a `.keras` file's architecture describes, or `CnnctlError` (one line) why it cannot be read."""
     model = _read_config_json(path)
     where = str(path)
     _refuse_unsafe(model, where)
+    try:
+        return _read_model(model, path)
+    except MALFORMED as exc:
+        # Keras writes config.json; a file of another shape was damaged or written by something else.
+        raise CnnctlError(Problem(f"{CONFIG_JSON} is not a Keras 3 model config cnnctl can read "
+                                  f"({type(exc).__name__}: {exc})", where)) from exc
+
+
+def _read_model(model: dict[str, Any], path: Path) -> Imported:
+    where = str(path)
     if model.get("class_name") not in MODELS:
         raise CnnctlError(Problem(f"the archive holds a {model.get('class_name')!r}, not a Keras model", where))
     imported = Imported(source=path.name, name=_run_name(model.get("config", {}).get("name") or path.stem))
@@ -90,9 +104,10 @@ def _refuse_unsafe(node: Any, where: str) -> None:
     if not isinstance(node, dict):
         return
     name = node.get("class_name")
+    config = node.get("config") if isinstance(node.get("config"), dict) else {}
     if isinstance(name, str):
         if name in keras_catalog.UNSAFE_LAYERS:
-            layer = node.get("name") or (node.get("config") or {}).get("name") or name
+            layer = node.get("name") or config.get("name") or name
             raise CnnctlError(Problem(f"layer '{layer}' is a {name}: it holds code, and cnnctl runs none from a "
                                       "file", where, hint=f"replace the {name} by Keras layers before saving"))
         module = node.get("module")
@@ -102,7 +117,7 @@ def _refuse_unsafe(node: Any, where: str) -> None:
             raise CnnctlError(Problem(f"'{name}' ({node.get('registered_name') or module}) is a custom object: "
                                       "its code is not in the file and cnnctl imports none", where,
                                       hint="write it as Keras layers, or as a --plugin layer"))
-        if node.get("class_name") == "__lambda__" or "function_type" in (node.get("config") or {}):
+        if name == "__lambda__" or "function_type" in config:
             raise CnnctlError(Problem("the file holds a serialized Python function", where))
     for value in node.values():
         _refuse_unsafe(value, where)

@@ -30,6 +30,7 @@ DATASETS = {"mnist": "mnist", "fashion_mnist": "fashion_mnist", "cifar10": "cifa
 # Keras 1's convolutions took the kernel as separate positional sizes: Convolution2D(nb_filter, nb_row, nb_col).
 KERAS1_KERNEL_AXES = {"Conv1D": 1, "Conv2D": 2, "Conv3D": 3, "SeparableConv2D": 2, "Conv2DTranspose": 2}
 UNKNOWN = object()  # a value the syntax tree does not give
+MAX_SCRIPT_BYTES = 10 * 2**20
 
 
 class _Unknown(Exception):
@@ -40,6 +41,8 @@ def read_script(path: Path) -> Imported:
     """The config a Keras script describes, or `CnnctlError` (one line) when it cannot be parsed or holds
     no model."""
     try:
+        if path.stat().st_size > MAX_SCRIPT_BYTES:
+            raise CnnctlError(Problem(f"{path.stat().st_size:,} bytes: far beyond a Keras script", str(path)))
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise CnnctlError(Problem("no such file", str(path))) from None
@@ -349,6 +352,10 @@ class _Reader:
                 continue
             key = kw.arg
             if key in ("input_shape", "batch_input_shape", "input_dim"):
+                if not isinstance(value, int if key == "input_dim" else (list, tuple)):
+                    todos.append(self.todo(kw.value, f"{key}={_source(kw.value)} is not a shape: set "
+                                                     "model.input_shape"))
+                    continue
                 shape = [value] if key == "input_dim" else list(value)[1 if key == "batch_input_shape" else 0:]
                 self.set_input_shape(model, shape, kw.value.lineno)
                 continue
@@ -454,7 +461,8 @@ class _Reader:
             args[name] = self.literal(arg)
         for kw in node.keywords:
             value = self.literal(kw.value)
-            key = self.renamed(kw.arg or "", value, known, cls.__name__, kw.value.lineno)
+            key = kw.arg or "" if value is UNKNOWN else self.renamed(kw.arg or "", value, known, cls.__name__,
+                                                                      kw.value.lineno)
             if key == "decay" and kind == "optimizers" and isinstance(value, (int, float)) and "learning_rate" in known:
                 decay = value
                 continue

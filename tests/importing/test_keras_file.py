@@ -161,7 +161,9 @@ def test_config_json_alone_is_enough(tmp_path, small_config_json):
     (lambda path, cfg: archive(path, {**cfg, "config": {**cfg["config"], "output_layers": [["out", 0, 0],
                                                                                            ["pool", 0, 0]]}}),
      "the model has 1 input and 2 outputs; cnnctl trains image classifiers with one of each"),
-], ids=["not a zip", "Lambda", "custom object", "two outputs"])
+    (lambda path, cfg: archive(path, {**cfg, "config": {**cfg["config"], "layers": [cfg["config"]["layers"][0], 7]}}),
+     "config.json is not a Keras 3 model config cnnctl can read (AttributeError: "),
+], ids=["not a zip", "Lambda", "custom object", "two outputs", "damaged config.json"])
 def test_bad_keras_files_exit_2_with_one_line(tmp_path, small_config_json, make, message):
     path = tmp_path / "m.keras"
     make(path, small_config_json)
