@@ -14,7 +14,6 @@ lecture: `Convolution2D(25, 3, 3)`, `output_dim`, `border_mode`, `subsample`, `n
 from __future__ import annotations
 
 import ast
-import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,17 +23,14 @@ from cnnctl.config.arguments import RENAMED, flow
 from cnnctl.config.layers import INPUT, REUSE, default_layer_name
 from cnnctl.errors import CnnctlError, Problem
 from cnnctl.importing.imported import SIZES, Entry, Imported, Todo, compact_size
+from cnnctl.importing.literals import UNKNOWN, Literals, callee, keyword, positional_names, source
+from cnnctl.importing.script_training import read_compile, read_fit
 
 # Keras' built-in datasets, as `keras.datasets.<name>.load_data()` calls them, by cnnctl's data.source.
 DATASETS = {"mnist": "mnist", "fashion_mnist": "fashion_mnist", "cifar10": "cifar10", "cifar100": "cifar100"}
 # Keras 1's convolutions took the kernel as separate positional sizes: Convolution2D(nb_filter, nb_row, nb_col).
 KERAS1_KERNEL_AXES = {"Conv1D": 1, "Conv2D": 2, "Conv3D": 3, "SeparableConv2D": 2, "Conv2DTranspose": 2}
-UNKNOWN = object()  # a value the syntax tree does not give
 MAX_SCRIPT_BYTES = 10 * 2**20
-
-
-class _Unknown(Exception):
-    """A value that is not a literal: why, for the TODO."""
 
 
 def read_script(path: Path) -> Imported:
@@ -83,7 +79,7 @@ class _Reader:
     def __init__(self, path: Path):
         self.path = path
         self.imported = Imported(source=path.name, name=_run_name(path.stem))
-        self.values: dict[str, ast.AST] = {}  # names bound by simple assignments, for resolving
+        self.values = Literals()  # names bound by simple assignments, for resolving
         self.models: dict[str, _Model] = {}
         self.tensors: dict[str, tuple[_Model, str]] = {}  # functional: variable -> (model being built, entry)
         self.layer_objects: dict[str, _LayerObject] = {}
@@ -92,6 +88,8 @@ class _Reader:
         self.compiled: tuple[str, ast.Call] | None = None
         self.fitted: tuple[str, ast.Call] | None = None
         self.loop_line: int | None = None
+        self.keras1_era = False  # a Keras 1 spelling seen: an input_shape of (1, 28, 28) is then channels first
+        self.channels_last_said = False  # dim_ordering='tf'
 
     # --- statements ---------------------------------------------------------------------------
 
@@ -120,33 +118,33 @@ class _Reader:
             if isinstance(value, ast.Tuple) and len(value.elts) == len(target.elts):  # img_rows, img_cols = 28, 28
                 for name, item in zip(target.elts, value.elts):
                     if isinstance(name, ast.Name):
-                        self.values[name.id] = item
+                        self.values.bind(name.id, item)
             self.find_dataset(value)
             return
         if not isinstance(target, ast.Name):
             return
         name = target.id
-        self.values[name] = value
+        self.values.bind(name, value)
         if not isinstance(value, ast.Call):
             if isinstance(value, ast.Name) and value.id in self.tensors:
                 self.tensors[name] = self.tensors[value.id]
             return
-        callee = _callee(value)
-        if callee == "Sequential":
+        called = callee(value)
+        if called == "Sequential":
             model = self.models[name] = _Model(value.lineno)
-            layers = value.args[0] if value.args else _keyword(value, "layers")
+            layers = value.args[0] if value.args else keyword(value, "layers")
             if isinstance(layers, (ast.List, ast.Tuple)):
                 for element in layers.elts:
                     self.add(model, element)
             return
-        if callee in ("Model", "Functional"):
+        if called in ("Model", "Functional"):
             self.functional_model(name, value)
             return
-        if callee == "Input":
+        if called == "Input":
             self.functional_input(name, value)
             return
-        if self.is_layer_class(callee) or _is_layer_call(value, self):
-            if self.is_layer_class(callee):  # `conv = Conv2D(...)`: a layer object, applied later
+        if self.is_layer_class(called) or _is_layer_call(value, self):
+            if self.is_layer_class(called):  # `conv = Conv2D(...)`: a layer object, applied later
                 self.layer_objects[name] = _LayerObject(value)
                 return
             entry = self.apply(value)
@@ -191,12 +189,12 @@ class _Reader:
     def add(self, model: _Model, node: ast.expr) -> None:
         """One layer of a Sequential model (`model.add(node)` or an element of `Sequential([...])`)."""
         if not isinstance(node, ast.Call):
-            model.entries.append(Entry(todos=[self.todo(node, f"{_source(node)} is not a layer call cnnctl can "
+            model.entries.append(Entry(todos=[self.todo(node, f"{source(node)} is not a layer call cnnctl can "
                                                               "read; write the layer here")]))
             return
-        callee = _callee(node)
-        if callee in ("Input", "InputLayer"):
-            shape = self.literal_keyword(node, "shape") if callee == "Input" else None
+        called = callee(node)
+        if called in ("Input", "InputLayer"):
+            shape = self.literal_keyword(node, "shape") if called == "Input" else None
             shape = shape if shape not in (None, UNKNOWN) else self.literal_keyword(node, "input_shape")
             if shape is None and node.args:
                 shape = self.literal(node.args[0])
@@ -221,15 +219,15 @@ class _Reader:
 
     def apply(self, node: ast.Call) -> str | None:
         """`Layer(...)(x)` or `layer_object(x)`: one entry of the functional graph; its name."""
-        sources = node.args[0] if node.args else _keyword(node, "inputs")
+        sources = node.args[0] if node.args else keyword(node, "inputs")
         refs = self.tensor_refs(sources)
         call = {kw.arg: self.literal(kw.value) for kw in node.keywords if kw.arg not in (None, "inputs")}
         todos = []
         if any(value is UNKNOWN for value in call.values()):
-            todos.append(self.todo(node, f"a call argument of {_source(node.func)} is not a literal"))
+            todos.append(self.todo(node, f"a call argument of {source(node.func)} is not a literal"))
             call = {k: v for k, v in call.items() if v is not UNKNOWN}
         if refs is None:
-            self.graph.entries.append(Entry(todos=[self.todo(node, f"{_source(node)}: its input is not a tensor "
+            self.graph.entries.append(Entry(todos=[self.todo(node, f"{source(node)}: its input is not a tensor "
                                                                    "this import follows; write the layer here")]))
             return None
         if isinstance(node.func, ast.Name) and node.func.id in self.layer_objects:
@@ -273,8 +271,8 @@ class _Reader:
         return refs
 
     def functional_model(self, name: str, node: ast.Call) -> None:
-        inputs = node.args[0] if node.args else _keyword(node, "inputs")
-        outputs = node.args[1] if len(node.args) > 1 else _keyword(node, "outputs")
+        inputs = node.args[0] if node.args else keyword(node, "inputs")
+        outputs = node.args[1] if len(node.args) > 1 else keyword(node, "outputs")
         for what, value in (("inputs", inputs), ("outputs", outputs)):
             if isinstance(value, (ast.List, ast.Tuple)) and len(value.elts) > 1:
                 raise CnnctlError(Problem(f"the model has {len(value.elts)} {what}; cnnctl trains image classifiers "
@@ -294,20 +292,20 @@ class _Reader:
     def layer_entry(self, node: ast.expr, model: _Model, force_name: bool = False) -> tuple[Entry, str]:
         """The entry for a layer call `Conv2D(...)` and the layer's name; a TODO entry for what is not one."""
         if not isinstance(node, ast.Call):
-            return Entry(todos=[self.todo(node, f"{_source(node)} is not a layer call cnnctl can read")]), ""
-        callee = _callee(node)
+            return Entry(todos=[self.todo(node, f"{source(node)} is not a layer call cnnctl can read")]), ""
+        called = callee(node)
         classes = keras_catalog.classes("layers")
-        if callee in keras_catalog.UNSAFE_LAYERS:
-            return Entry(todos=[self.todo(node, f"{callee} runs Python code, which a config cannot hold: write it "
+        if called in keras_catalog.UNSAFE_LAYERS:
+            return Entry(todos=[self.todo(node, f"{called} runs Python code, which a config cannot hold: write it "
                                                 "as Keras layers, or as a --plugin layer")]), ""
-        if callee not in classes:
-            return Entry(todos=[self.todo(node, f"{callee or _source(node.func)} is not a keras.layers class (a custom "
+        if called not in classes:
+            return Entry(todos=[self.todo(node, f"{called or source(node.func)} is not a keras.layers class (a custom "
                                                 "layer?): write it as Keras layers, or as a --plugin layer")]), ""
-        cls = classes[callee]
+        cls = classes[called]
         type_name = cls.__name__
         line = node.lineno
-        if callee != type_name:
-            self.imported.note(f"line {line}: {callee} -> {type_name}")
+        if called != type_name:
+            self.imported.note(f"line {line}: {called} -> {type_name}")
         args, todos = self.arguments(node, cls, type_name, model)
         count = self.counters.get(type_name, 0)
         self.counters[type_name] = count + 1
@@ -335,25 +333,25 @@ class _Reader:
                                f"{positional[0]}, kernel_size: {flow(args['kernel_size'])} (Keras 1's nb_filter, "
                                f"{'nb_row, nb_col' if axes == 2 else 'sizes'})")
         else:
-            order = [name for name in _positional_names(cls) if name in known]
+            order = [name for name in positional_names(cls) if name in known]
             for name, value, arg in zip(order, positional, node.args):
                 if value is UNKNOWN:
-                    todos.append(self.todo(arg, f"{type_name} {name}={_source(arg)} is not a literal: write its value"))
+                    todos.append(self.todo(arg, f"{type_name} {name}={source(arg)} is not a literal: write its value"))
                 else:
                     args[name] = value
         for kw in node.keywords:
             if kw.arg is None:
-                todos.append(self.todo(kw.value, f"{type_name}(**{_source(kw.value)}): arguments not known"))
+                todos.append(self.todo(kw.value, f"{type_name}(**{source(kw.value)}): arguments not known"))
                 continue
             value = self.literal(kw.value, activation=kw.arg.endswith("activation"))
             if value is UNKNOWN:
-                todos.append(self.todo(kw.value, f"{type_name} {kw.arg}={_source(kw.value)} is not a literal: write "
+                todos.append(self.todo(kw.value, f"{type_name} {kw.arg}={source(kw.value)} is not a literal: write "
                                                  "its value"))
                 continue
             key = kw.arg
             if key in ("input_shape", "batch_input_shape", "input_dim"):
                 if not isinstance(value, int if key == "input_dim" else (list, tuple)):
-                    todos.append(self.todo(kw.value, f"{key}={_source(kw.value)} is not a shape: set "
+                    todos.append(self.todo(kw.value, f"{key}={source(kw.value)} is not a shape: set "
                                                      "model.input_shape"))
                     continue
                 shape = [value] if key == "input_dim" else list(value)[1 if key == "batch_input_shape" else 0:]
@@ -385,9 +383,6 @@ class _Reader:
                 args[key] = compact_size(args[key])
         return args, todos
 
-    keras1_era = False  # set when a Keras 1 spelling is seen: input_shape (1, 28, 28) is then channels first
-    channels_last_said = False
-
     def renamed(self, key: str, value: Any, known: dict, owner: str, line: int) -> str:
         new = RENAMED.get(key)
         if new is not None and new in known and key not in known:
@@ -404,126 +399,15 @@ class _Reader:
 
     # --- values -------------------------------------------------------------------------------
 
-    def literal(self, node: ast.expr, activation: bool = False, depth: int = 0) -> Any:
-        """A literal, a name bound to one, or (for activations) `keras.activations.relu` as `relu`; else UNKNOWN."""
-        try:
-            return ast.literal_eval(node)
-        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-            pass
-        if isinstance(node, ast.Name) and node.id in self.values and depth < 8:
-            return self.literal(self.values[node.id], activation, depth + 1)
-        if isinstance(node, (ast.List, ast.Tuple)):
-            items = [self.literal(item, depth=depth + 1) for item in node.elts]
-            return UNKNOWN if any(item is UNKNOWN for item in items) else list(items)
-        if activation and isinstance(node, ast.Attribute) and node.attr in keras_catalog.resolvable_names("activations"):
-            return node.attr
-        if isinstance(node, ast.BinOp) and depth < 8:  # 1.0 / 255, 2 * 16
-            left, right = self.literal(node.left, depth=depth + 1), self.literal(node.right, depth=depth + 1)
-            if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (left, right)):
-                try:
-                    return eval_arithmetic(left, node.op, right)
-                except (ZeroDivisionError, TypeError, OverflowError):
-                    return UNKNOWN
-        return UNKNOWN
+    def literal(self, node: ast.expr, activation: bool = False) -> Any:
+        return self.values.literal(node, activation)
 
     def literal_keyword(self, node: ast.Call, name: str) -> Any:
-        value = _keyword(node, name)
+        value = keyword(node, name)
         return None if value is None else self.literal(value)
 
     def todo(self, node: ast.AST, message: str) -> Todo:
         return Todo(getattr(node, "lineno", None), message)
-
-    # --- compile and fit ----------------------------------------------------------------------
-
-    def component(self, kind: str, node: ast.expr, line: int) -> tuple[Any, list[Todo]]:
-        """A loss, optimizer or metric: a name (`'adam'`), or a Keras class called with literals (`SGD(lr=0.1)`)."""
-        value = self.literal(node)
-        if isinstance(value, str):
-            return value, []
-        named = node.attr if isinstance(node, ast.Attribute) else None  # keras.losses.categorical_crossentropy
-        if named is not None and (named in keras_catalog.functions(kind) or keras_catalog.known_by_keras(kind, named)):
-            self.imported.note(f"line {node.lineno}: {_source(node)} -> {named}")
-            return named, []
-        if isinstance(node, ast.Name) and isinstance(self.values.get(node.id), ast.Call):
-            node = self.values[node.id]
-        if not isinstance(node, ast.Call):
-            return UNKNOWN, [self.todo(node, f"{_source(node)} is not a Keras {keras_catalog.SINGULAR[kind]} "
-                                             "by name or class")]
-        callee = _callee(node)
-        cls = keras_catalog.lookup_class(kind, callee or "")
-        if cls is None:
-            return UNKNOWN, [self.todo(node, f"{callee or _source(node.func)} is not in keras.{kind}")]
-        known = keras_catalog.arguments(cls)
-        args: dict[str, Any] = {}
-        todos = []
-        decay = None
-        for name, arg in zip([n for n in _positional_names(cls) if n in known], node.args):
-            args[name] = self.literal(arg)
-        for kw in node.keywords:
-            value = self.literal(kw.value)
-            key = kw.arg or "" if value is UNKNOWN else self.renamed(kw.arg or "", value, known, cls.__name__,
-                                                                      kw.value.lineno)
-            if key == "decay" and kind == "optimizers" and isinstance(value, (int, float)) and "learning_rate" in known:
-                decay = value
-                continue
-            if value is UNKNOWN or key not in known:
-                why = "is not a literal" if value is UNKNOWN else f"is not an argument of {cls.__name__} in Keras 3"
-                todos.append(self.todo(kw.value, f"{cls.__name__} {kw.arg}={_source(kw.value)} {why}"))
-                continue
-            args[key] = value
-        args = {k: v for k, v in args.items() if v is not UNKNOWN}
-        if decay:
-            # Keras 2 divided the rate by 1 + decay × step: Keras 3's InverseTimeDecay with decay_steps 1
-            rate = args.pop("learning_rate", known["learning_rate"].default)
-            schedule = {"InverseTimeDecay": {"initial_learning_rate": rate, "decay_steps": 1, "decay_rate": decay}}
-            self.imported.train["lr_schedule"] = schedule
-            self.imported.note(f"line {node.lineno}: decay={decay} -> train.lr_schedule: {flow(schedule)} (Keras 2 "
-                               "divided the rate by 1 + decay × step)")
-        return ({cls.__name__: args} if args else cls.__name__), todos
-
-    def read_compile(self, node: ast.Call) -> None:
-        train = self.imported.train
-        for key in ("loss", "optimizer"):
-            value = _keyword(node, key)
-            if value is None:
-                continue
-            kind = "losses" if key == "loss" else "optimizers"
-            found, todos = self.component(kind, value, node.lineno)
-            self.imported.todos += todos
-            if found is not UNKNOWN:
-                train[key] = found
-        metrics = _keyword(node, "metrics")
-        if metrics is not None:
-            items = metrics.elts if isinstance(metrics, (ast.List, ast.Tuple)) else [metrics]
-            found_metrics = []
-            for item in items:
-                found, todos = self.component("metrics", item, node.lineno)
-                self.imported.todos += todos
-                if found is not UNKNOWN:
-                    found_metrics.append(found)
-            train["metrics"] = found_metrics
-
-    def read_fit(self, node: ast.Call) -> None:
-        train = self.imported.train
-        for kw in node.keywords:
-            key, value = kw.arg, self.literal(kw.value)
-            line = kw.value.lineno
-            if key in ("batch_size", "epochs", "nb_epoch"):
-                if value is UNKNOWN or not isinstance(value, int):
-                    self.imported.todos.append(self.todo(kw.value, f"fit {key}={_source(kw.value)} is not a number"))
-                    continue
-                if key == "nb_epoch":
-                    self.imported.note(f"line {line}: nb_epoch={value} -> train.epochs: {value}")
-                    key = "epochs"
-                train[key] = value
-            elif key == "validation_split":
-                if isinstance(value, (int, float)) and value:
-                    train["validation"] = value
-                else:
-                    train["validation"] = None
-            elif key == "validation_data":
-                train["validation"] = "test"
-                self.imported.note(f"line {line}: validation_data=... -> train.validation: test")
 
     # --- result -------------------------------------------------------------------------------
 
@@ -553,12 +437,12 @@ class _Reader:
                               f"{flow(shape)} with data_format: channels_first (Keras 1 put channels first)")
             imported.input_shape = shape
         if self.compiled is not None:
-            self.read_compile(self.compiled[1])
+            read_compile(self, self.compiled[1])
         if self.fitted is not None:
-            self.read_fit(self.fitted[1])
+            read_fit(self, self.fitted[1])
         for owner, node in filter(None, (self.compiled, self.fitted)):
             if owner != which:
-                imported.note(f"line {node.lineno}: {owner}.{_callee(node)}(...) read as {which}'s: the script "
+                imported.note(f"line {node.lineno}: {owner}.{callee(node)}(...) read as {which}'s: the script "
                               "builds no other model")
         imported.translations.sort(key=_line_of)
         imported.note(f"{self.path.name}: model '{which}' (line {model.line}), "
@@ -603,45 +487,12 @@ def _line_of(note: str) -> int:
     return int(head[5:]) if head.startswith("line ") and head[5:].isdigit() else 0
 
 
-def eval_arithmetic(left: float, op: ast.operator, right: float) -> float:
-    """`left op right` for the four operations and powers: the arithmetic a script writes in a literal."""
-    operations = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
-                  ast.Div: lambda a, b: a / b, ast.FloorDiv: lambda a, b: a // b}
-    if type(op) not in operations:
-        raise TypeError(type(op).__name__)
-    return operations[type(op)](left, right)
-
-
-def _callee(node: ast.Call) -> str | None:
-    """`Conv2D`, `layers.Conv2D`, `keras.layers.Conv2D`: the called name's last part."""
-    func = node.func
-    if isinstance(func, ast.Name):
-        return func.id
-    if isinstance(func, ast.Attribute):
-        return func.attr
-    return None
-
-
 def _is_layer_call(node: ast.Call, reader: _Reader) -> bool:
     """`Conv2D(...)(x)` or `layer_object(x)`: a layer applied to a tensor."""
     func = node.func
     if isinstance(func, ast.Call):
         return True
     return isinstance(func, ast.Name) and func.id in reader.layer_objects
-
-
-def _keyword(node: ast.Call, name: str) -> ast.expr | None:
-    return next((kw.value for kw in node.keywords if kw.arg == name), None)
-
-
-def _positional_names(cls: type) -> list[str]:
-    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
-    return [p.name for p in params if p.kind == p.POSITIONAL_OR_KEYWORD]
-
-
-def _source(node: ast.AST) -> str:
-    text = ast.unparse(node)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _run_name(stem: str) -> str:
