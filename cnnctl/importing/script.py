@@ -90,6 +90,8 @@ class _Reader:
         self.loop_line: int | None = None
         self.keras1_era = False  # a Keras 1 spelling seen: an input_shape of (1, 28, 28) is then channels first
         self.channels_last_said = False  # dim_ordering='tf'
+        self.graph_closed = False  # Model(inputs, outputs) seen: later assignments are no longer the graph's
+        self.merges: dict[str, str] | None = None
 
     # --- statements ---------------------------------------------------------------------------
 
@@ -151,7 +153,34 @@ class _Reader:
             if entry is not None:
                 self.tensors[name] = (self.graph, entry)
             return
+        merge = self.merge_class(called)
+        if merge is not None and value.args and not self.graph_closed:
+            # `layers.add([x, y])`: Keras' function form of the Add layer, written as the layer
+            layer = ast.copy_location(ast.Call(ast.Name(merge, ast.Load()), [], value.keywords), value)
+            self.imported.note(f"line {value.lineno}: {source(value.func)}(...) -> {merge}")
+            entry = self.apply(ast.copy_location(ast.Call(layer, [value.args[0]], []), value))
+            if entry is not None:
+                self.tensors[name] = (self.graph, entry)
+            return
+        fed = [n.id for n in ast.walk(value) if isinstance(n, ast.Name) and n.id in self.tensors]
+        if fed and not self.graph_closed:
+            # a call on a tensor that is no Keras layer (`tf.nn.relu(x)`): a TODO in its place, the tensor passed on
+            self.graph.entries.append(Entry(todos=[self.todo(value, f"{source(value)} is not a Keras layer: write "
+                                                                    "what it does here")]))
+            self.tensors[name] = self.tensors[fed[0]]
+            return
         self.expression(value)
+
+    def merge_class(self, name: str | None) -> str | None:
+        """The layer class a lowercase Keras function stands for (`add` -> `Add`, `concatenate` ->
+        `Concatenate`): the class Keras would name so."""
+        if not name or not name[0].islower():
+            return None
+        if self.merges is None:
+            classes = keras_catalog.classes("layers")
+            self.merges = {default_layer_name(cls, 0): cls.__name__ for cls in classes.values()
+                           if cls.__module__.startswith("keras.src.layers.merging")}
+        return self.merges.get(name)
 
     def call(self, node: ast.Call) -> None:
         func = node.func
@@ -282,6 +311,7 @@ class _Reader:
         refs = self.tensor_refs(outputs) if outputs is not None else None
         self.graph.line = node.lineno
         self.graph.output = refs[0] if refs else None
+        self.graph_closed = True
         self.models[name] = self.graph
 
     # --- layers -------------------------------------------------------------------------------

@@ -216,3 +216,33 @@ def test_compile_on_another_name_is_read_for_the_one_model(tmp_path):
     assert result.exit_code == 0, result.output
     assert "line 25: model.compile(...) read as model2's: the script builds no other model" in result.stdout
     assert load_config(out).train.epochs == 20
+
+
+def test_merge_functions_are_layers_and_other_calls_on_tensors_are_todos(tmp_path):
+    script = write(tmp_path, """\
+        import tensorflow as tf
+        from tensorflow import keras
+        from tensorflow.keras import layers
+        inputs = keras.Input(shape=(32, 32, 3))
+        x = layers.Conv2D(16, 3, padding="same")(inputs)
+        a = layers.Conv2D(16, 1)(x)
+        b = layers.Conv2D(16, 3, padding="same")(x)
+        x = layers.concatenate([a, b], axis=-1)
+        x = tf.nn.relu(x)
+        x = layers.add([x, layers.Conv2D(32, 1)(inputs)])
+        x = layers.GlobalAveragePooling2D()(x)
+        outputs = layers.Dense(10, activation="softmax")(x)
+        model = keras.Model(inputs=inputs, outputs=outputs)
+        x = x_train / 255.0
+    """)
+    out = tmp_path / "net.yaml"
+    result = cli("import", script, "-o", out)
+    assert result.exit_code == INCOMPLETE_EXIT, result.output
+    assert "line 8: layers.concatenate(...) -> Concatenate" in result.stdout
+    assert result.stderr.splitlines()[0] == (f"todo: {script}: line 9: tf.nn.relu(x) is not a Keras layer: write "
+                                             "what it does here")
+    text = out.read_text()
+    assert "- Concatenate: {name: concatenate, axis: -1, inputs: [conv2d_1, conv2d_2]}" in text
+    assert "- Conv2D: {name: conv2d_3, filters: 32, kernel_size: 1, inputs: [input]}" in text
+    assert "- Add: {inputs: [concatenate, conv2d_3]}" in text  # the relu's place is the TODO; its tensor goes on
+    assert summarize(load_config(out)).total_params == 448 + 272 + 2320 + 128 + 330
