@@ -402,6 +402,10 @@ def _read_compile(compile_config: Any, imported: Imported) -> None:
     optimizer = compile_config.get("optimizer")
     if isinstance(optimizer, dict) and isinstance(optimizer.get("class_name"), str):
         rate = (optimizer.get("config") or {}).get("learning_rate")
+        if isinstance(rate, float):  # Keras keeps the rate as a float32 variable: 0.1 is saved as 0.10000000149011612
+            import numpy as np
+
+            rate = float(str(np.float32(rate)))
         cls = optimizer["class_name"]
         imported.train["optimizer"] = {cls: {"learning_rate": rate}} if isinstance(rate, (int, float)) else cls
     metrics = compile_config.get("metrics")

@@ -172,3 +172,21 @@ def test_bad_keras_files_exit_2_with_one_line(tmp_path, small_config_json, make,
     assert len(result.stderr.splitlines()) == 1 and message in result.stderr, result.stderr
     assert result.stderr.startswith(f"error: {path}: ")
     assert not (tmp_path / "m.yaml").exists()
+
+
+def test_sequential_model_round_trips(tmp_path):
+    """The lecture's network as a Keras 3 Sequential (channels last), compiled: architecture and training."""
+    def lecture(keras):
+        layers = keras.layers
+        model = keras.Sequential([keras.Input((28, 28, 1)), layers.Conv2D(25, 3), layers.MaxPooling2D(2),
+                                  layers.Conv2D(50, 3), layers.MaxPooling2D(2), layers.Flatten(),
+                                  layers.Dense(100, activation="relu"), layers.Dense(10, activation="softmax")])
+        model.compile(loss="categorical_crossentropy", optimizer=keras.optimizers.SGD(0.1), metrics=["accuracy"])
+        return model
+
+    original, config, folder = import_saved(lecture, tmp_path)
+    assert "- Conv2D: {name: conv2d, filters: 25, kernel_size: 3}" in (folder / "model.yaml").read_text()
+    assert config.train.optimizer == {"SGD": {"learning_rate": 0.1}} and config.loss.name == "categorical_crossentropy"
+    rebuilt = build_model(config)
+    assert rebuilt.count_params() == original.count_params() == 137_660
+    assert len(rebuilt.layers) == len(original.layers) + 1  # a Sequential does not list its InputLayer

@@ -172,6 +172,6 @@ def test_call_arguments_reach_the_layer():
     dropout = next(layer for layer in model.get_config()["layers"] if layer["name"] == "dropout")
     assert dropout["inbound_nodes"][0]["kwargs"] == {"training": False}
     x = np.ones((1, 12, 12, 3), "float32")
-    probe = keras().Model(model.inputs, [model.get_layer("dropout").input, model.get_layer("dropout").output])
+    probe = keras().Model(model.input, [model.get_layer("dropout").input, model.get_layer("dropout").output])
     before, after = probe(x)
     np.testing.assert_array_equal(np.asarray(before), np.asarray(after))
