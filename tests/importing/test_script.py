@@ -58,6 +58,9 @@ def test_lecture_config_has_the_lectures_parameters_and_channels_first_shapes(le
     shapes = [row.output_shape for row in facts.layers]
     assert shapes[:5] == [(25, 26, 26), (25, 13, 13), (50, 11, 11), (50, 5, 5), (1250,)]
     assert [row.weights_per_filter for row in facts.layers[:3:2]] == [9, 225]
+    shown = cli("summary", out)  # as a student runs it
+    assert shown.exit_code == 0 and "Total params: 137,660" in shown.stdout
+    assert "input 1×28×28 (channels_first)" in shown.stdout and "25×26×26" in shown.stdout
 
 
 FUNCTIONAL = """\
