@@ -92,6 +92,7 @@ class _Reader:
         self.channels_last_said = False  # dim_ordering='tf'
         self.graph_closed = False  # Model(inputs, outputs) seen: later assignments are no longer the graph's
         self.merges: dict[str, str] | None = None
+        self.subclassed = False  # a class deriving from keras.Model: a model written as code
 
     # --- statements ---------------------------------------------------------------------------
 
@@ -106,6 +107,8 @@ class _Reader:
                 self.statements(getattr(stmt, "orelse", []))
             elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 self.statements(stmt.body)
+            elif isinstance(stmt, ast.ClassDef):
+                self.subclassed |= any(source(base).split(".")[-1] == "Model" for base in stmt.bases)
             elif isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
                 self.assign(stmt.targets[0], stmt.value)
             elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
@@ -165,8 +168,12 @@ class _Reader:
         fed = [n.id for n in ast.walk(value) if isinstance(n, ast.Name) and n.id in self.tensors]
         if fed and not self.graph_closed:
             # a call on a tensor that is no Keras layer (`tf.nn.relu(x)`): a TODO in its place, the tensor passed on
-            self.graph.entries.append(Entry(todos=[self.todo(value, f"{source(value)} is not a Keras layer: write "
-                                                                    "what it does here")]))
+            bound = self.values.get(called) if isinstance(value.func, ast.Name) else None
+            pretrained = isinstance(bound, ast.Call) and "applications" in source(bound.func)
+            why = ("is a model from keras.applications: build it, save it with model.save('base.keras') and "
+                   "import that, or write its layers here" if pretrained
+                   else "is not a Keras layer: write what it does here")
+            self.graph.entries.append(Entry(todos=[self.todo(value, f"{source(value)} {why}")]))
             self.tensors[name] = self.tensors[fed[0]]
             return
         self.expression(value)
@@ -483,9 +490,11 @@ class _Reader:
         """The model compiled (or fitted), else the last one built."""
         built = {name: model for name, model in self.models.items() if model.entries}
         if not built:
+            hint = ("a subclassed model's call() is code, which cannot be read without running it: save the model "
+                    "as .keras and import that" if self.subclassed
+                    else "cnnctl import reads the script's code without running it")
             raise CnnctlError(Problem("no Keras model found: no Sequential(...), model.add(...) or "
-                                      "Model(inputs, outputs) with layers", str(self.path),
-                                      hint="cnnctl import reads the script's code without running it"))
+                                      "Model(inputs, outputs) with layers", str(self.path), hint=hint))
         for found in (self.compiled, self.fitted):
             if found is not None and found[0] in built:
                 return built[found[0]], found[0]

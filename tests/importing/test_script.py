@@ -152,7 +152,10 @@ def test_the_script_is_never_run(tmp_path):
     ("model = Sequential()\nmodel.add(Dense(10)))\n", "net.py:2: not valid Python: unmatched ')'"),
     ("import keras\ni = keras.Input((8,))\na = keras.layers.Dense(2)(i)\nb = keras.layers.Dense(3)(i)\n"
      "m = keras.Model(i, [a, b])\n", "net.py:5: the model has 2 outputs; cnnctl trains image classifiers"),
-], ids=["no model", "syntax error", "two outputs"])
+    ("import keras\nclass Net(keras.Model):\n    def call(self, x):\n        return x\nmodel = Net()\n",
+     "net.py: no Keras model found: no Sequential(...), model.add(...) or Model(inputs, outputs) with layers (a "
+     "subclassed model's call() is code"),
+], ids=["no model", "syntax error", "two outputs", "subclassed model"])
 def test_bad_scripts_exit_2_with_one_line(tmp_path, text, message):
     out = tmp_path / "net.yaml"
     result = cli("import", write(tmp_path, text), "-o", out)
