@@ -185,7 +185,8 @@ def test_sequential_model_round_trips(tmp_path):
         return model
 
     original, config, folder = import_saved(lecture, tmp_path)
-    assert "- Conv2D: {name: conv2d, filters: 25, kernel_size: 3}" in (folder / "model.yaml").read_text()
+    # Keras names layers by a count for the whole process (conv2d, conv2d_1, ...): the arguments are what is fixed
+    assert "filters: 25, kernel_size: 3}" in (folder / "model.yaml").read_text()
     assert config.train.optimizer == {"SGD": {"learning_rate": 0.1}} and config.loss.name == "categorical_crossentropy"
     rebuilt = build_model(config)
     assert rebuilt.count_params() == original.count_params() == 137_660
