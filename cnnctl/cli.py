@@ -347,6 +347,34 @@ def bench(config: str, overrides: tuple[str, ...], steps: int, warmup: int, batc
     console().print(bench_table(cfg.name, rows))
 
 
+@main.command(name="import")
+@click.argument("source", type=click.Path(dir_okay=False))
+@click.option("--output", "-o", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Where the config goes (default: SOURCE's name with .yaml, in the current folder).")
+@click.option("--force", is_flag=True, help="Replace FILE if it exists.")
+def import_(source: str, output: str | None, force: bool) -> None:
+    """Write a config from a Keras script (.py, read without running it) or a saved model (.keras, its
+    architecture only).
+
+    Prints one line per translation (Keras 1 and 2 names to Keras 3's). What cannot be translated is listed
+    with its line and marked `# TODO` in the config, which is still written; the exit code is then 5.
+    """
+    from cnnctl.importing import import_model
+    from cnnctl.importing.imported import INCOMPLETE_EXIT
+
+    target = Path(output) if output else Path(Path(source).stem + ".yaml")
+    imported = import_model(Path(source), target, force)
+    for line in imported.translations:
+        click.echo(line)
+    click.echo(f"wrote {target}")
+    todos = imported.all_todos
+    for todo in todos:
+        click.echo(f"todo: {source}: {todo}", err=True)
+    if todos:
+        click.echo(f"incomplete: {len(todos)} thing(s) not translated, marked # TODO in {target}", err=True)
+        sys.exit(INCOMPLETE_EXIT)
+
+
 @main.command()
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True),
               help="Write the schema to this file instead of printing it.")

@@ -77,7 +77,9 @@ class ModelSection(Section):
         min_length=1,
         description="Keras layers by class name with Keras' own arguments, e.g. "
                     "`- Conv2D: {filters: 25, kernel_size: 3}`. `name:` names a layer; "
-                    "`inputs: [a, b]` takes its inputs from earlier named layers (`input` is the model input).")
+                    "`inputs: [a, b]` takes its inputs from earlier named layers (`input` is the model input); "
+                    "`call: {training: false}` gives arguments of its call; `- Reuse: {layer: NAME}` applies "
+                    "an earlier layer again, with the same weights.")
 
 
 class Execution(Section):
