@@ -189,6 +189,41 @@ def resume(run: str, overrides: tuple[str, ...], device: str, quiet: bool) -> No
         sys.exit(3)
 
 
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--trials", type=click.IntRange(1), metavar="N", help="Finished trials the study ends with "
+              "(default: search.trials).")
+@click.option("--storage", metavar="URL", help="An Optuna database URL shared by every worker, e.g. "
+              "postgresql://user:pass@host/db (default: sqlite in the study folder).")
+@click.option("--study", "study_name", metavar="NAME", help="Study name and folder (default: search.study, "
+              "else the config's name).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
+@click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False),
+              help="The study folder goes here: RUNS_DIR/<study>/.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True)
+@click.option("--quiet", "-q", is_flag=True, help="No live table: one line per trial (CI logs).")
+def tune(config: str, trials: int | None, storage: str | None, study_name: str | None, overrides: tuple[str, ...],
+         runs_dir: str, device: str, quiet: bool) -> None:
+    """Search the config's search: space with Optuna, one run folder per trial; write best.yaml.
+
+    Run it again to continue the study (an interrupted trial resumes from its checkpoint). Several
+    processes or machines with the same --storage share one study's trials.
+    """
+    try:
+        import optuna  # noqa: F401
+    except ImportError:
+        raise CnnctlError('cnnctl tune needs Optuna: pip install "cnnctl[tune]"') from None
+    from cnnctl.tune.report import TuneDisplay
+    from cnnctl.tune.study import tune as run_study
+    from cnnctl.tune.summary import write_summary
+
+    display = TuneDisplay(quiet)
+    with display:
+        outcome = run_study(config, overrides, trials, storage, study_name, runs_dir, device, display.say,
+                            display.update)
+    display.finish(outcome, write_summary(outcome))
+
+
 def _reporting(quiet: bool) -> dict:
     """`say` and `progress` for train and resume: a live bar in a terminal, plain lines elsewhere."""
     from cnnctl.render import console
