@@ -166,8 +166,10 @@ def train(config: str, overrides: tuple[str, ...], name: str | None, runs_dir: s
         overrides += (f"data.data_dir={json.dumps(data_dir)}",)  # JSON quoting is valid YAML
     if tensorboard:
         overrides += ("train.tensorboard=true",)
-    run = run_training(load_config(config, overrides), runs_dir=runs_dir, name=name, device=device,
-                       **_reporting(quiet))
+    loaded = load_config(config, overrides)
+    if loaded.search is not None:
+        click.echo(f"training the config as written; its search: is for `cnnctl tune {config}`")
+    run = run_training(loaded, runs_dir=runs_dir, name=name, device=device, **_reporting(quiet))
     if run.results.status != "completed":
         sys.exit(3)
 
@@ -446,9 +448,15 @@ def runs(runs_dir: str, statuses: tuple[str, ...], name: str | None, sort: str, 
     if as_json:
         click.echo(json.dumps([row.to_dict() for row in rows], indent=2))
         return
+    from cnnctl.runfolder import files
+
+    studies = [p for p in sorted(Path(runs_dir).iterdir()) if (p / files.STUDY_RECORD).is_file()]
     if not rows:
         where = f"{Path(runs_dir)}/"
         click.echo(f"no runs in {where}" if not found else f"none of the {len(found)} runs in {where} match")
+    for study in studies:  # `cnnctl tune`'s study folders hold their trials' runs
+        click.echo(f"study {study.name}: its trials are listed by `cnnctl runs {study}`")
+    if not rows:
         return
     from cnnctl.render import console, grid_table, markdown_table
 
@@ -457,6 +465,12 @@ def runs(runs_dir: str, statuses: tuple[str, ...], name: str | None, sort: str, 
         click.echo(markdown_table(grid))
     else:
         console().print(grid_table(grid))
+    from cnnctl.look.study_table import study_grids
+
+    for table in study_grids(Path(runs_dir)):  # a `cnnctl tune` study folder: its trials and importance
+        click.echo(("\n" + markdown_table(table)) if markdown else "")
+        if not markdown:
+            console().print(grid_table(table))
 
 
 @main.command()

@@ -47,7 +47,7 @@ class Config:
         Data paths are absolute (`_resolve_paths`), so the copy in a run folder finds the data from anywhere.
         """
         data = ConfigFile(name=self.name, data=self.data, model=self.model, train=self.train)
-        return data.model_dump(mode="json")
+        return data.model_dump(mode="json", exclude={"search"})  # a trial's, or best.yaml, is a plain config
 
     def input_order_hint(self) -> str | None:
         """The fix for the lecture's `input_shape: [1, 28, 28]` written without `data_format`.

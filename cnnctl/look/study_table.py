@@ -4,9 +4,28 @@ importance. `cnnctl tune` draws it live and at the end; `cnnctl runs runs/<study
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from cnnctl.look.grid import MISSING, Grid
+from cnnctl.runfolder import files
+
+
+def study_grids(folder: Path) -> list[Grid]:
+    """The study's tables where `folder` holds a study.json (`cnnctl tune` writes it), else none."""
+    try:
+        record = json.loads((folder / files.STUDY_RECORD).read_text(encoding="utf-8"))
+        rows, metric = record["trials"], record["metric"]
+        best = record.get("best") or {}
+        title = f"study {record['study']}: {record['direction']} {metric}" + (
+            f"; best trial {best['number']} ({best['run']})" if best else "")
+        grids = [trials_grid(rows, metric, title)]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    if isinstance(record.get("importance"), dict) and record["importance"]:
+        grids.append(importance_grid(record["importance"]))
+    return grids
 
 
 def trials_grid(rows: list[dict[str, Any]], metric: str, title: str) -> Grid:
