@@ -91,8 +91,8 @@ def tune(path: str, overrides: tuple[str, ...] = (), trials: int | None = None, 
                                 pruner=_instance(pruner) if pruner else optuna.pruners.NopPruner())
     if study.direction != (optuna.study.StudyDirection.MAXIMIZE if maximize else
                            optuna.study.StudyDirection.MINIMIZE):
-        raise CnnctlError(config.error(("search", "direction"), f"study {name} in this storage was started to "
-                                       f"{study.direction.name.lower()}", "keep its direction, or use --study"))
+        raise config.error(("search", "direction"), f"study {name} in this storage was started to "
+                                       f"{study.direction.name.lower()}", "keep its direction, or use --study")
     study.set_user_attr("metric", metric)
     plan = Plan(path, overrides, config, folder, metric, maximize, device)
     say(f"study {name}: {wanted} trials, {'maximize' if maximize else 'minimize'} {metric}; storage "
@@ -188,8 +188,8 @@ def _maximized(metric: str, config: Config) -> bool:
                 return made._direction == "up"
             if name in ("accuracy", "acc"):  # the string Keras maps to the right accuracy when compiling
                 return True
-    raise CnnctlError(config.error(("search", "metric"), f"cannot tell whether {metric} is better high or low",
-                                   "set search.direction: maximize or minimize"))
+    raise config.error(("search", "metric"), f"cannot tell whether {metric} is better high or low",
+                                   "set search.direction: maximize or minimize")
 
 
 def _component(raw: Any, namespace: str, config: Config) -> ComponentSpec:
@@ -207,15 +207,15 @@ def _component(raw: Any, namespace: str, config: Config) -> ComponentSpec:
     if name not in known:
         from cnnctl.errors import did_you_mean
 
-        raise CnnctlError(config.error(path, f"optuna.{namespace} has no {name!r}",
-                                       did_you_mean(str(name), known) or f"one of {', '.join(known)}"))
+        raise config.error(path, f"optuna.{namespace} has no {name!r}",
+                                       did_you_mean(str(name), known) or f"one of {', '.join(known)}")
     if not isinstance(args, dict):
-        raise CnnctlError(config.error(path + (name,), "arguments are a mapping", "{n_startup_trials: 2}"))
+        raise config.error(path + (name,), "arguments are a mapping", "{n_startup_trials: 2}")
     accepted = inspect.signature(getattr(module, name)).parameters
     for key in args:
         if key not in accepted or key == "seed":
             hint = "the seed is search.seed" if key == "seed" else f"it takes {', '.join(accepted)}"
-            raise CnnctlError(config.error(path + (name, key), f"{name} takes no argument {key!r}", hint))
+            raise config.error(path + (name, key), f"{name} takes no argument {key!r}", hint)
     return ComponentSpec(namespace, name, dict(args))
 
 

@@ -49,12 +49,10 @@ def importance(study: Any) -> dict[str, float] | None:
     completed = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
     if len(completed) < 2 or len(completed[0].params) < 2:
         return None
-    try:
-        import sklearn  # noqa: F401  (fANOVA's random forest)
+    from importlib.util import find_spec
 
-        evaluator = None
-    except ImportError:
-        evaluator = optuna.importance.PedAnovaImportanceEvaluator()
+    # fANOVA, Optuna's default, fits scikit-learn's random forest
+    evaluator = None if find_spec("sklearn") else optuna.importance.PedAnovaImportanceEvaluator()
     try:
         found = optuna.importance.get_param_importances(study, evaluator=evaluator)
     except (RuntimeError, ValueError):  # e.g. every completed trial has the same value
