@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PositiveInt
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PositiveInt, WithJsonSchema
 
 # keras.utils.set_random_seed seeds NumPy's global generator, which takes 32-bit seeds only.
 MAX_SEED = 2**32 - 1
@@ -137,7 +137,9 @@ def _yaml_float(value: Any) -> Any:
     return value
 
 
-Number = Annotated[float, BeforeValidator(_yaml_float)]
+# What an editor's YAML language server sees: a number, or the text PyYAML makes of `1e-3`.
+Number = Annotated[float, BeforeValidator(_yaml_float), WithJsonSchema(
+    {"anyOf": [{"type": "number"}, {"type": "string", "pattern": r"^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)[eE][-+]?[0-9]+$"}]})]
 Ends = Annotated[list[Number], Field(min_length=2, max_length=2)]  # [low, high]
 
 

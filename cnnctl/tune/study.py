@@ -94,7 +94,10 @@ def tune(path: str, overrides: tuple[str, ...] = (), trials: int | None = None, 
         raise config.error(("search", "direction"), f"study {name} in this storage was started to "
                                        f"{study.direction.name.lower()}", "keep its direction, or use --study")
     study.set_user_attr("metric", metric)
-    plan = Plan(path, overrides, config, folder, metric, maximize, device)
+    # A trial's rate is the one drawn: a divergence ends it (pruned) rather than halving the rate, unless
+    # the config itself says what to do on divergence (README: Divergence).
+    stop = () if "on_divergence" in config.train.model_fields_set else ("train.on_divergence=stop",)
+    plan = Plan(path, (*overrides, *stop), config, folder, metric, maximize, device)
     say(f"study {name}: {wanted} trials, {'maximize' if maximize else 'minimize'} {metric}; storage "
         f"{_shown(url)}; trial runs in {folder}/", "info")
     def changed() -> None:

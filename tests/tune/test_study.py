@@ -70,29 +70,23 @@ def test_cnnctl_runs_shows_the_studys_trials(study):
     assert f"study tune_smoke: maximize val_accuracy; best trial {record['best']['number']}" in result.output
 
 
-def test_running_it_again_continues_the_study_to_its_new_number_of_trials(study):
-    outcome, _ = study
-    again = tune(str(SMOKE), SMALL, trials=4, runs_dir=outcome.folder.parent, device="cpu", say=quiet)
-    assert [t.number for t in finished(again.study)] == [0, 1, 2, 3]
-    assert (outcome.folder / "trial-0003" / "results.json").is_file()
-
-
 def test_a_study_stopped_with_ctrl_c_ends_run_again_with_exactly_its_trials(tmp_path):
     """Ctrl-C during trial 2's first epoch: the trial is recorded interrupted, its run folder too; the
-    command run again resumes that folder from its checkpoint and ends with exactly 6 finished trials."""
+    command run again resumes that folder from its checkpoint and ends with exactly its finished trials
+    (4 here, for time; README shows `cnnctl tune` itself stopped and run again on all 6)."""
     def interrupt(line: str, kind: str) -> None:
         if kind == "epoch" and (tmp_path / "tune_smoke" / "trial-0002").is_dir():
             os.kill(os.getpid(), signal.SIGINT)
 
     with pytest.raises(KeyboardInterrupt):
-        tune(str(SMOKE), SMALL, runs_dir=tmp_path, device="cpu", say=interrupt)
+        tune(str(SMOKE), SMALL, trials=4, runs_dir=tmp_path, device="cpu", say=interrupt)
     folder = tmp_path / "tune_smoke"
     assert read_results(folder / "trial-0002").status == "interrupted"
     stopped = optuna.load_study(study_name="tune_smoke", storage=f"sqlite:///{folder / 'study.db'}")
     assert [(t.number, t.state.name, t.user_attrs["outcome"]) for t in stopped.trials][2] == (2, "FAIL",
                                                                                             "interrupted")
-    outcome = tune(str(SMOKE), SMALL, runs_dir=tmp_path, device="cpu", say=quiet)
-    assert len(finished(outcome.study)) == 6
+    outcome = tune(str(SMOKE), SMALL, trials=4, runs_dir=tmp_path, device="cpu", say=quiet)
+    assert len(finished(outcome.study)) == 4
     retry = next(t for t in outcome.study.trials if t.system_attrs.get("failed_trial") == 2)
     assert retry.state.name in ("COMPLETE", "PRUNED") and retry.user_attrs["run"] == "trial-0002"
     resumed = read_results(folder / "trial-0002")

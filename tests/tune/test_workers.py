@@ -11,7 +11,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -108,8 +107,6 @@ def postgres():
 
 @pytest.mark.slow
 def test_two_workers_on_a_postgresql_server_share_the_study(postgres, tmp_path):
-    started = time.monotonic()
     two_workers(tmp_path, "--storage", postgres)
-    assert time.monotonic() - started > 0
     check_shared(optuna.load_study(study_name="tune_smoke", storage=postgres))
     assert not (tmp_path / "tune_smoke" / "study.db").exists()  # the study lives in the server
