@@ -26,6 +26,7 @@ from typing import Any, Callable
 from cnnctl.config import Config, load_config
 from cnnctl.config.components import ComponentSpec
 from cnnctl.errors import CnnctlError, Problem
+from cnnctl.runfolder import files
 from cnnctl.tune.space import check_ends
 from cnnctl.tune.storage import default_url, open_storage, study_lock
 from cnnctl.tune.summary import trial_rows
@@ -98,8 +99,9 @@ def tune(path: str, overrides: tuple[str, ...] = (), trials: int | None = None, 
     # the config itself says what to do on divergence (README: Divergence).
     stop = () if "on_divergence" in config.train.model_fields_set else ("train.on_divergence=stop",)
     plan = Plan(path, (*overrides, *stop), config, folder, metric, maximize, device)
-    say(f"study {name}: {wanted} trials, {'maximize' if maximize else 'minimize'} {metric}; storage "
-        f"{_shown(url)}; trial runs in {folder}/", "info")
+    where = f"{folder / files.STUDY_DB} (SQLite)" if storage is None else _shown(url)
+    say(f"study {name}: {wanted} trials, {'maximize' if maximize else 'minimize'} {metric}; storage {where}; "
+        f"trial runs in {folder}/", "info")
     def changed() -> None:
         on_change(name, metric, trial_rows(study, search.space))
 

@@ -67,7 +67,8 @@ def run_trial(study: Any, trial: Any, plan: Plan, say: Callable[[str, str], None
     trial.set_user_attr("pid", os.getpid())
     trial.set_user_attr("outcome", "started")
     values = {key: config_value(space, key, params[key]) for key in space}
-    say(f"trial {trial.number}: " + ", ".join(f"{k}={v}" for k, v in values.items())
+    say(f"trial {trial.number}: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                              for k, v in values.items())
         + (f" (resuming {resume_from.name}, as trial {original} was interrupted)" if resume_from else
            f" (again: trial {original} was interrupted)" if original is not None else ""), "trial")
     report = PruningReport(trial, plan.metric)
@@ -83,12 +84,15 @@ def run_trial(study: Any, trial: Any, plan: Plan, say: Callable[[str, str], None
                             callbacks=(report,))
     except KeyboardInterrupt:
         _tell(study, trial, state.FAIL, outcome="interrupted")
+        say(f"trial {trial.number} interrupted: `cnnctl tune` run again resumes it from its checkpoint", "event")
         raise
     except BaseException:
         _tell(study, trial, state.FAIL, outcome="error")
         raise
     finally:
-        gc.collect()  # the run's model and data go now, not at some later trial (optuna#1178)
+        # The run's model and data go now, not at some later trial (optuna#1178). What stays is TensorFlow's:
+        # about 2 MB a fitted model, with or without clear_session (tensorflow#61791; BENCHMARKS.md).
+        gc.collect()
     trial.set_user_attr("status", run.results.status)
     trial.set_user_attr("rss_mb", resident_mb())
     if run.results.status == "diverged":
