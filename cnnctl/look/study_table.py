@@ -31,7 +31,7 @@ def study_grids(folder: Path) -> list[Grid]:
 def trials_grid(rows: list[dict[str, Any]], metric: str, title: str) -> Grid:
     """`rows`: study.json's trials (`cnnctl.tune.summary.trial_rows`). The best completed trial is marked."""
     keys = list(dict.fromkeys(k for r in rows for k in r["params"]))
-    headers = ["Trial", *keys, metric, "State", "Best so far", "Run"]
+    headers = ["Trial", *short_names(keys), metric, "State", "Best so far", "Run"]
     values = [r["value"] for r in rows if r["state"] == "complete" and r["value"] is not None]
     best = rows[-1]["best_so_far"] if rows else None
     cells, marked = [], set()
@@ -47,6 +47,12 @@ def trials_grid(rows: list[dict[str, Any]], metric: str, title: str) -> Grid:
             marked.add((i, 1 + len(keys)))
     right = frozenset({0, 1 + len(keys), 3 + len(keys)})
     return Grid(title, headers, cells, right, frozenset(marked))
+
+
+def short_names(keys: list[str]) -> list[str]:
+    """Column headers: each key's last two parts (`Adam.learning_rate`), or whole keys where those clash."""
+    short = [".".join(k.split(".")[-2:]) for k in keys]
+    return short if len(set(short)) == len(short) else keys
 
 
 def importance_grid(importance: dict[str, float]) -> Grid:

@@ -103,6 +103,7 @@ def draw_params(path: Path, rows: list[dict[str, Any]], metric: str, title: str)
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     keys = list(dict.fromkeys(k for r in rows for k in r["params"]))
     if not keys:
@@ -117,6 +118,7 @@ def draw_params(path: Path, rows: list[dict[str, Any]], metric: str, title: str)
         if all(isinstance(r["params"].get(key), float) for r in rows if key in r["params"]) and \
                 min((r["params"][key] for r in rows if key in r["params"]), default=1) > 0:
             ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # labels at powers of ten only
         ax.set_xlabel(key, fontsize=8)
         ax.set_ylabel(metric, fontsize=8)
         ax.tick_params(labelsize=7)
