@@ -62,40 +62,60 @@ def _safe(url: str) -> str:
 
 
 @contextmanager
-def study_lock(storage: Any, study: str) -> Iterator[None]:
-    """Held while a worker counts the study's trials and starts one, so no two workers start the last one.
+def study_lock(url: str, study: str, engine: Any = None) -> Iterator[None]:
+    """Held while a worker creates the storage and the study, and while it counts the study's trials and
+    starts one: two workers creating Optuna's tables at once collide (optuna#1092), and two counting at
+    once could both start the last trial.
 
     SQLite: an OS lock on a file beside the database (its workers share a file system). PostgreSQL and
-    MySQL: the server's advisory lock, named after the study. Other databases: none; two workers may then
-    both start the last trial.
+    MySQL: the server's advisory lock, named after the study, on `engine` (else a connection of its own).
+    Other databases: none; two workers may then both start the last trial.
     """
-    url = str(storage.url)
     if url.startswith("sqlite:///"):
         lock = Path(url.removeprefix("sqlite:///") + ".lock")
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise CnnctlError(Problem(f"cannot open the study's lock file: {exc.strerror}", str(lock))) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
         finally:
             os.close(fd)
         return
-    from sqlalchemy import text
-
-    key = zlib.crc32(study.encode()) & 0x7FFFFFFF
-    dialect = storage.engine.dialect.name
+    dialect = url.partition(":")[0].partition("+")[0]
     take, give = {"postgresql": ("SELECT pg_advisory_lock(:k)", "SELECT pg_advisory_unlock(:k)"),
                   "mysql": ("SELECT GET_LOCK(:k, -1)", "SELECT RELEASE_LOCK(:k)")}.get(dialect, (None, None))
     if take is None:
         yield
         return
-    name: Any = key if dialect == "postgresql" else f"cnnctl-{key}"
-    with storage.engine.connect() as connection:
-        connection.execute(text(take), {"k": name})
+    import sqlalchemy
+    from sqlalchemy import text
+
+    own = engine is None
+    if own:
         try:
-            yield
-        finally:
-            connection.execute(text(give), {"k": name})
-            connection.commit()
+            engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+        except Exception as exc:  # a URL SQLAlchemy cannot parse, a driver not installed
+            raise CnnctlError(Problem(f"cannot open the storage {_safe(url)}: {exc}", "--storage",
+                                      hint='pip install "cnnctl[tune]" has the PostgreSQL driver')) from None
+    key = zlib.crc32(study.encode()) & 0x7FFFFFFF
+    name: Any = key if dialect == "postgresql" else f"cnnctl-{key}"
+    try:
+        with engine.connect() as connection:
+            connection.execute(text(take), {"k": name})
+            try:
+                yield
+            finally:
+                connection.execute(text(give), {"k": name})
+                connection.commit()
+    except sqlalchemy.exc.OperationalError as exc:  # the server does not answer, or refuses the login
+        raise CnnctlError(Problem(f"cannot open the storage {_safe(url)}: {str(exc).splitlines()[0]}",
+                                  "--storage", hint="check the URL, that the server runs and the database "
+                                                    "exists")) from None
+    finally:
+        if own:
+            engine.dispose()
 
 
 class Heartbeat:

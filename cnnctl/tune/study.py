@@ -85,11 +85,12 @@ def tune(path: str, overrides: tuple[str, ...] = (), trials: int | None = None, 
     except OSError as exc:
         raise CnnctlError(Problem(f"cannot create the study folder: {exc.strerror}", str(folder))) from None
     url = storage or default_url(folder)
-    rdb = open_storage(url)
-    study = optuna.create_study(storage=rdb, study_name=name, load_if_exists=True,
-                                direction="maximize" if maximize else "minimize",
-                                sampler=_sampler(sampler_spec, search.seed, 0),
-                                pruner=_instance(pruner) if pruner else optuna.pruners.NopPruner())
+    with study_lock(url, name):  # the first worker creates the tables and the study; the others find them
+        rdb = open_storage(url)
+        study = optuna.create_study(storage=rdb, study_name=name, load_if_exists=True,
+                                    direction="maximize" if maximize else "minimize",
+                                    sampler=_sampler(sampler_spec, search.seed, 0),
+                                    pruner=_instance(pruner) if pruner else optuna.pruners.NopPruner())
     if study.direction != (optuna.study.StudyDirection.MAXIMIZE if maximize else
                            optuna.study.StudyDirection.MINIMIZE):
         raise config.error(("search", "direction"), f"study {name} in this storage was started to "
@@ -107,7 +108,7 @@ def tune(path: str, overrides: tuple[str, ...] = (), trials: int | None = None, 
 
     changed()
     while True:
-        with study_lock(rdb, name):
+        with study_lock(url, name, rdb.engine):
             _fail_dead(study)
             finished, live, waiting = _counts(study)
             trial = study.ask() if finished < wanted and (waiting or live < wanted) else None

@@ -21,7 +21,7 @@ optuna = pytest.importorskip("optuna", reason='cnnctl tune needs the tune extra:
 
 SMOKE = ROOT / "configs" / "tune_smoke.yaml"
 SMALL = ["--set", "data.synthetic.train_size=200", "--set", "data.synthetic.test_size=60",
-         "--set", "train.epochs=2"]
+         "--set", "train.epochs=1"]
 TRIALS = 4
 
 
