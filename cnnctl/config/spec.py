@@ -138,8 +138,9 @@ def _yaml_float(value: Any) -> Any:
 
 
 # What an editor's YAML language server sees: a number, or the text PyYAML makes of `1e-3`.
+EXPONENT_TEXT = r"^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)[eE][-+]?[0-9]+$"
 Number = Annotated[float, BeforeValidator(_yaml_float), WithJsonSchema(
-    {"anyOf": [{"type": "number"}, {"type": "string", "pattern": r"^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)[eE][-+]?[0-9]+$"}]})]
+    {"anyOf": [{"type": "number"}, {"type": "string", "pattern": EXPONENT_TEXT}]})]
 Ends = Annotated[list[Number], Field(min_length=2, max_length=2)]  # [low, high]
 
 

@@ -37,6 +37,8 @@ def trials_grid(rows: list[dict[str, Any]], metric: str, title: str) -> Grid:
     cells, marked = [], set()
     for i, r in enumerate(rows):
         state = r["state"]
+        if state == "fail" and r.get("outcome") == "started":  # failed by another worker: its heartbeat stopped
+            r = {**r, "outcome": "died"}
         if r.get("outcome") and r["outcome"] not in ("completed", "started") and state != "running":
             state = f"{state}: {r['outcome']}" if r["outcome"] != state else state
         if r.get("retry_of") is not None:

@@ -154,6 +154,7 @@ def _fail_dead(study: Any) -> None:
         pid = t.user_attrs.get("pid")
         if t.user_attrs.get("host") == host and isinstance(pid, int) and pid != os.getpid() and not _alive(pid):
             try:
+                storage.set_trial_user_attr(t._trial_id, "outcome", "died")
                 storage.set_trial_state_values(t._trial_id, state=S.FAIL)
             except optuna.exceptions.UpdateFinishedTrialError:
                 pass
@@ -161,7 +162,7 @@ def _fail_dead(study: Any) -> None:
     retried = {n for t in trials for n in Retry.retry_history(t)}
     for t in trials:
         if (t.state == S.FAIL and t.number not in retried
-                and t.user_attrs.get("outcome") in (None, "started", "interrupted")):
+                and t.user_attrs.get("outcome") in (None, "started", "died", "interrupted")):
             Retry(max_retry=MAX_RETRIES, inherit_intermediate_values=True)(study, t)
 
 

@@ -69,8 +69,8 @@ def run_trial(study: Any, trial: Any, plan: Plan, say: Callable[[str, str], None
     values = {key: config_value(space, key, params[key]) for key in space}
     say(f"trial {trial.number}: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                                               for k, v in values.items())
-        + (f" (resuming {resume_from.name}, as trial {original} was interrupted)" if resume_from else
-           f" (again: trial {original} was interrupted)" if original is not None else ""), "trial")
+        + (f" (trial {original} again, resuming {resume_from.name})" if resume_from else
+           f" (trial {original} again)" if original is not None else ""), "trial")
     report = PruningReport(trial, plan.metric)
     from cnnctl.training import resume, train
 

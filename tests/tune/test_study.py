@@ -92,3 +92,13 @@ def test_a_study_stopped_with_ctrl_c_ends_run_again_with_exactly_its_trials(tmp_
     resumed = read_results(folder / "trial-0002")
     assert resumed.status == "completed" and resumed.resumed[0]["was"] == "interrupted"
     assert len([t for t in outcome.study.trials if t.state.name == "FAIL"]) == 1  # the interrupted one
+
+
+def test_a_trial_that_diverges_is_pruned_and_its_folder_says_diverged(tmp_path):
+    """A rate far too high: the trial stops at the divergence (not halved: a trial tries the rate drawn)."""
+    too_high = "search.space={train.optimizer.Adam.learning_rate: {uniform: [500.0, 1000.0]}}"
+    outcome = tune(str(SMOKE), (*SMALL, too_high), trials=1, runs_dir=tmp_path, device="cpu", say=quiet)
+    [trial] = outcome.study.trials
+    assert (trial.state.name, trial.user_attrs["outcome"]) == ("PRUNED", "diverged")
+    results = read_results(outcome.folder / trial.user_attrs["run"])
+    assert results.status == "diverged" and not results.halvings
