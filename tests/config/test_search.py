@@ -79,6 +79,7 @@ search:
                              "number, got 'one'")
 
 
+@pytest.mark.slow
 def test_train_trains_a_config_with_a_search_section_as_written(write_config, tmp_path):
     from tests.conftest import ROOT, cli
 

@@ -13,6 +13,7 @@ from cnnctl.config import load_config
 from tests.conftest import ROOT, cli
 
 optuna = pytest.importorskip("optuna", reason='cnnctl tune needs the tune extra: pip install "cnnctl[tune]"')
+pytestmark = pytest.mark.slow  # every test here trains trials (seconds each)
 
 from cnnctl.runfolder import RunFolder, read_results  # noqa: E402
 from cnnctl.tune.study import tune  # noqa: E402
@@ -71,25 +72,25 @@ def test_cnnctl_runs_shows_the_studys_trials(study):
 
 
 def test_a_study_stopped_with_ctrl_c_ends_run_again_with_exactly_its_trials(tmp_path):
-    """Ctrl-C during trial 2's first epoch: the trial is recorded interrupted, its run folder too; the
+    """Ctrl-C during trial 1's first epoch: the trial is recorded interrupted, its run folder too; the
     command run again resumes that folder from its checkpoint and ends with exactly its finished trials
-    (4 here, for time; README shows `cnnctl tune` itself stopped and run again on all 6)."""
+    (3 here, for time; README shows `cnnctl tune` itself stopped and run again on all 6)."""
     def interrupt(line: str, kind: str) -> None:
-        if kind == "epoch" and (tmp_path / "tune_smoke" / "trial-0002").is_dir():
+        if kind == "epoch" and (tmp_path / "tune_smoke" / "trial-0001").is_dir():
             os.kill(os.getpid(), signal.SIGINT)
 
     with pytest.raises(KeyboardInterrupt):
-        tune(str(SMOKE), SMALL, trials=4, runs_dir=tmp_path, device="cpu", say=interrupt)
+        tune(str(SMOKE), SMALL, trials=3, runs_dir=tmp_path, device="cpu", say=interrupt)
     folder = tmp_path / "tune_smoke"
-    assert read_results(folder / "trial-0002").status == "interrupted"
+    assert read_results(folder / "trial-0001").status == "interrupted"
     stopped = optuna.load_study(study_name="tune_smoke", storage=f"sqlite:///{folder / 'study.db'}")
-    assert [(t.number, t.state.name, t.user_attrs["outcome"]) for t in stopped.trials][2] == (2, "FAIL",
+    assert [(t.number, t.state.name, t.user_attrs["outcome"]) for t in stopped.trials][1] == (1, "FAIL",
                                                                                             "interrupted")
-    outcome = tune(str(SMOKE), SMALL, trials=4, runs_dir=tmp_path, device="cpu", say=quiet)
-    assert len(finished(outcome.study)) == 4
-    retry = next(t for t in outcome.study.trials if t.system_attrs.get("failed_trial") == 2)
-    assert retry.state.name in ("COMPLETE", "PRUNED") and retry.user_attrs["run"] == "trial-0002"
-    resumed = read_results(folder / "trial-0002")
+    outcome = tune(str(SMOKE), SMALL, trials=3, runs_dir=tmp_path, device="cpu", say=quiet)
+    assert len(finished(outcome.study)) == 3
+    retry = next(t for t in outcome.study.trials if t.system_attrs.get("failed_trial") == 1)
+    assert retry.state.name in ("COMPLETE", "PRUNED") and retry.user_attrs["run"] == "trial-0001"
+    resumed = read_results(folder / "trial-0001")
     assert resumed.status == "completed" and resumed.resumed[0]["was"] == "interrupted"
     assert len([t for t in outcome.study.trials if t.state.name == "FAIL"]) == 1  # the interrupted one
 
