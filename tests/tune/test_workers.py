@@ -42,9 +42,8 @@ def two_workers(runs: Path, *storage: str) -> list[subprocess.CompletedProcess]:
 
 def check_shared(study) -> None:
     trials = study.get_trials()
-    assert sorted(t.state.name for t in trials) == sorted(["COMPLETE", "PRUNED"][t.state.name == "PRUNED"]
-                                                          for t in trials)  # nothing failed, nothing left
     assert len(trials) == TRIALS
+    assert all(t.state.name in ("COMPLETE", "PRUNED") for t in trials)  # nothing failed, none left over
     assert len({t.user_attrs["pid"] for t in trials}) == 2  # each worker ran some
     assert len({t.user_attrs["run"] for t in trials}) == TRIALS
 
