@@ -27,6 +27,7 @@ from cnnctl.config import Config, load_config
 from cnnctl.config.components import ComponentSpec
 from cnnctl.errors import CnnctlError, Problem
 from cnnctl.runfolder import files
+from cnnctl.runfolder.folder import NAME
 from cnnctl.tune.space import check_ends
 from cnnctl.tune.storage import default_url, open_storage, study_lock
 from cnnctl.tune.summary import trial_rows
@@ -74,6 +75,9 @@ def tune(path: str, overrides: tuple[str, ...] = (), trials: int | None = None, 
     search = config.search
     wanted = trials or search.trials
     name = study_name or search.study or config.name
+    if study_name is not None and not NAME.match(study_name):
+        raise CnnctlError(Problem(f"study name {study_name!r} is not a plain folder name", "--study",
+                                  hint="use letters, digits, '_', '-' and '.'"))
     metric = search.metric or config.monitor
     maximize = (search.direction == "maximize") if search.direction else _maximized(metric, config)
     sampler_spec = _component(search.sampler, "samplers", config)
