@@ -44,11 +44,14 @@ def free_ports(n: int) -> list[int]:
     return ports
 
 
-def start(args: list[str], folder: Path, log: str, driver: list[str] | None = None) -> subprocess.Popen:
+def start(args: list[str], folder: Path, log: str, driver: list[str] | None = None,
+          tf_config: dict[str, Any] | None = None) -> subprocess.Popen:
     """`cnnctl ARGS` (or the interrupt driver) in `folder`, its private TMPDIR inside, output to `log`."""
     (folder / "tmp").mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "TMPDIR": str(folder / "tmp")}
     env.pop("TF_CONFIG", None)
+    if tf_config is not None:
+        env["TF_CONFIG"] = json.dumps(tf_config)
     command = [sys.executable, *(driver if driver is not None else ["-m", "cnnctl"]), *map(str, args)]
     return subprocess.Popen(command, cwd=folder, env=env, stdout=(folder / log).open("w"), stderr=subprocess.STDOUT)
 
@@ -78,16 +81,22 @@ def assert_same_training(rows: list[dict[str, float]], reference: list[dict[str,
             assert row[key] == pytest.approx(ref[key], rel=FIRST_EPOCH_RTOL if epoch == 1 else RTOL), (epoch, key)
 
 
-def cluster_args(ports: list[int], index: int) -> list[str]:
-    return ["train", SMOKE, "-q", "--runs-dir", "runs", "--set", f"train.epochs={EPOCHS}", "--set", CLUSTER,
-            "--workers", ",".join(f"127.0.0.1:{p}" for p in ports), "--task-index", str(index)]
+def start_cluster(folder: Path, driver: list[str] | None = None, prefix: str = "", tf_config: bool = False
+                  ) -> list[tuple]:
+    """Both workers of a job on fresh ports, worker 1 (optionally under `driver`) first; the cluster given as
+    `--workers` and `--task-index`, or as TF_CONFIG in each worker's environment."""
+    hosts = [f"127.0.0.1:{p}" for p in free_ports(2)]
+    args = ["train", SMOKE, "-q", "--runs-dir", "runs", "--set", f"train.epochs={EPOCHS}", "--set", CLUSTER]
 
+    def worker(index: int) -> tuple[subprocess.Popen, str]:
+        log = f"{prefix}w{index}.log"
+        if tf_config:
+            cluster = {"cluster": {"worker": hosts}, "task": {"type": "worker", "index": index}}
+            return start(args, folder, log, driver if index else None, tf_config=cluster), log
+        where = ["--workers", ",".join(hosts), "--task-index", str(index)]
+        return start([*args, *where], folder, log, driver if index else None), log
 
-def start_cluster(folder: Path, driver: list[str] | None = None, prefix: str = "") -> list[tuple]:
-    """Both workers of a job on fresh ports, worker 1 (optionally under `driver`) first."""
-    ports = free_ports(2)
-    return [(start(cluster_args(ports, 1), folder, f"{prefix}w1.log", driver), f"{prefix}w1.log"),
-            (start(cluster_args(ports, 0), folder, f"{prefix}w0.log"), f"{prefix}w0.log")]
+    return [worker(1), worker(0)]
 
 
 def finish_all(folder: Path, started: list[tuple]) -> list[tuple[int, str]]:
@@ -99,7 +108,7 @@ def finish_all(folder: Path, started: list[tuple]) -> list[tuple[int, str]]:
 
 @pytest.fixture(scope="module")
 def jobs(tmp_path_factory) -> dict[str, Any]:
-    """Mirrored over two logical CPUs; a two-worker job; a two-worker job whose worker 1 is killed after
+    """Mirrored over two logical CPUs; a two-worker job (TF_CONFIG); one (--workers) whose worker 1 is killed after
     epoch 1; Keras alone on two workers; and, in this process meanwhile, the one-device reference."""
     from cnnctl.training import train
 
@@ -108,7 +117,7 @@ def jobs(tmp_path_factory) -> dict[str, Any]:
     started = {
         "mirrored": [(start(["train", SMOKE, "-q", "--runs-dir", "runs", "--set", f"train.epochs={EPOCHS}",
                              "--set", TWO_CPUS], folders["mirrored"], "out.log"), "out.log")],
-        "cluster": start_cluster(folders["cluster"]),
+        "cluster": start_cluster(folders["cluster"], tf_config=True),  # as launchers start TensorFlow workers
         # worker 1 dies by SIGKILL right after its epoch-1 checkpoint
         "killed": start_cluster(folders["killed"], driver=[str(DRIVER), "epoch", "SIGKILL"]),
         "keras": [(start([str(KERAS_ONLY), ports, str(i)], folders["keras"], f"k{i}.log", driver=[]), f"k{i}.log")
