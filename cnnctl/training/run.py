@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterator
 from cnnctl import STARTED, keras_catalog
 from cnnctl.config import Config, load_config
 from cnnctl.config.components import ComponentSpec
+from cnnctl.data.ondisk import corrupt_file_error
 from cnnctl.data.pipeline import check_dataset, eval_dataset, label_encoder, steps_per_epoch, train_dataset
 from cnnctl.data.prepare import Data, check_labels, describe, load_data
 from cnnctl.errors import CnnctlError, Problem, plural
@@ -287,7 +288,10 @@ def _fit(run: RunFolder, s: _Session, results: Results, state: dict[str, Any] | 
         status = "interrupted"
         raise
     except BaseException as exc:
-        results.error = f"{type(exc).__name__}: {exc}"
+        named = corrupt_file_error(exc)  # an image file that cannot be decoded, found mid-run: one line naming it
+        results.error = str(named.problems[0]) if named else f"{type(exc).__name__}: {exc}"
+        if named:
+            raise named from None
         raise
     finally:  # the final word is written whole, even under a second Ctrl-C
         with stops.shield():
