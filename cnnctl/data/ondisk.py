@@ -136,8 +136,11 @@ class ImageFiles(DiskImages):
 
         def decode(i: Any) -> Any:
             image = tf.image.decode_image(tf.io.read_file(paths[i]), channels=channels, expand_animations=False)
-            image = tf.image.resize(image, (height, width), method="bilinear")
-            image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+            size = tf.shape(image)[:2]
+            image = tf.cond(  # an image already at the model's size is left as decoded: resizing is the identity
+                tf.reduce_all(size == (height, width)), lambda: image,
+                lambda: tf.cast(tf.clip_by_value(tf.round(tf.image.resize(image, (height, width), method="bilinear")),
+                                                 0, 255), tf.uint8))
             return tf.ensure_shape(image, self.item_shape)
 
         def decoded_or_marked(i: Any) -> Any:

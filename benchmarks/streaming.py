@@ -1,0 +1,100 @@
+"""Does a streamed image folder keep memory flat, keep up with the model, and start in seconds? (issue #21)
+
+Generates two folders of 64×64×3 PNGs (5,000 and 50,000 by default; written
+once under ROOT and reused, see make_folder.py) and trains one epoch of a
+small net on each with `cnnctl train`, each in its own process so its
+results.json reports its own peak RSS and time to the first step:
+
+- `none` on each folder: images streamed from the files (`data.cache: none`);
+- `memory` on the largest: every image decoded before the first step, the
+  pipeline then only gathers uint8 arrays, so its images/s is the model's
+  own consumption rate on this machine over the same images.
+
+    python benchmarks/streaming.py [--root /work/bench-data] [--counts 5000 50000] [--epochs 1]
+
+Prints one row per run (peak RSS, images/s, seconds to the first step, wall
+seconds, load average before and after) and the three acceptance figures.
+The machine's load is printed because these runs share the CPU with whatever
+else runs: record it with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_folder import make_folder  # noqa: E402  (a sibling script)
+
+CONFIG = """\
+name: streaming
+data:
+  source: folder
+  path: {path}
+model:
+  input_shape: [64, 64, 3]
+  layers:
+    - Conv2D: {{filters: 16, kernel_size: 3, strides: 2, activation: relu}}
+    - Conv2D: {{filters: 32, kernel_size: 3, activation: relu}}
+    - MaxPooling2D
+    - Conv2D: {{filters: 64, kernel_size: 3, activation: relu}}
+    - GlobalAveragePooling2D
+    - Dense: {{units: 10, activation: softmax}}
+train:
+  optimizer: adam
+  batch_size: 64
+  epochs: {epochs}
+  validation: null
+  seed: 0
+"""
+
+
+def train(root: Path, count: int, cache: str, epochs: int) -> dict:
+    """One `cnnctl train` in a fresh process; its results.json figures, with the load around it."""
+    folder = make_folder(root / f"png{count // 1000}k", count)
+    config = root / "streaming.yaml"
+    config.write_text(CONFIG.format(path=folder, epochs=epochs))
+    name = f"{cache}-{count}"
+    shutil.rmtree(root / "runs" / name, ignore_errors=True)  # the last benchmark's run of the same kind
+    load_before = os.getloadavg()[0]
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "cnnctl", "train", str(config), "--runs-dir", str(root / "runs"),
+                    "--name", name, "--set", f"data.cache={cache}", "--device", "cpu", "--quiet"], check=True)
+    wall = time.perf_counter() - start
+    results = json.loads((root / "runs" / name / "results.json").read_text())
+    return {"images": count, "cache": cache, "train": results["data"]["train"],
+            "peak_rss_mb": results["peak_rss_mb"], "images_per_second": results["images_per_second"],
+            "seconds_to_first_step": results["seconds_to_first_step"], "wall_seconds": round(wall, 1),
+            "load": f"{load_before:.1f} → {os.getloadavg()[0]:.1f}"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", default="/work/bench-data", type=Path)
+    parser.add_argument("--counts", nargs="+", type=int, default=[5000, 50000])
+    parser.add_argument("--epochs", type=int, default=1)
+    args = parser.parse_args()
+    rows = [train(args.root, count, "none", args.epochs) for count in args.counts]
+    rows.append(train(args.root, max(args.counts), "memory", args.epochs))
+    keys = list(rows[0])
+    print("| " + " | ".join(keys) + " |")
+    print("|" + " --- |" * len(keys))
+    for row in rows:
+        print("| " + " | ".join(f"{row[k]:,}" if isinstance(row[k], int) else str(row[k]) for k in keys) + " |")
+    small, large, memory = rows[0], rows[-2], rows[-1]
+    print(f"peak RSS, {large['images']:,} vs {small['images']:,} streamed: "
+          f"{large['peak_rss_mb'] / small['peak_rss_mb'] - 1:+.1%} (acceptance: within ±20%)")
+    print(f"images/s streamed {large['images_per_second']:,} vs the model's own (from memory) "
+          f"{memory['images_per_second']:,}: {large['images_per_second'] / memory['images_per_second']:.2f}×")
+    print(f"seconds to the first step on {large['images']:,} images: streamed {large['seconds_to_first_step']}, "
+          f"decoded into memory first {memory['seconds_to_first_step']}")
+
+
+if __name__ == "__main__":
+    main()
