@@ -106,9 +106,10 @@ class ImageFiles(DiskImages):
         return images
 
     def read_decodable(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The images at `rows` that can be decoded (all, or it raises, unless `on_corrupt: skip`), and which."""
+        """The images at `rows` that can be decoded (all, or it raises, unless `on_corrupt: skip`), and which.
+        Training images (what is read whole is: the check images, the statistics sample)."""
         out = np.empty((len(rows), *self.item_shape), np.uint8)
-        good = self.narrow(rows)._decode(out, training=self.on_corrupt == "skip")
+        good = self.narrow(rows)._decode(out, training=True)
         return (out if good.all() else out[good]), good
 
     def decode_into(self, out: np.ndarray) -> np.ndarray:
