@@ -61,8 +61,16 @@ class DiskImages:
         images = self.read(self.rows)
         return images if dtype is None else images.astype(dtype)
 
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
     def astype(self, dtype: Any) -> np.ndarray:
         return np.asarray(self).astype(dtype)
+
+    def max(self) -> Any:
+        """The largest value, read `READ_CHUNK` images at a time."""
+        return max(np.asarray(self[start:start + READ_CHUNK]).max() for start in range(0, len(self), READ_CHUNK))
 
     def narrow(self, rows: np.ndarray) -> "DiskImages":
         raise NotImplementedError

@@ -89,14 +89,9 @@ def _load_source(config: Config, input_shape: tuple[int, ...]):
         test = make_synthetic(s.test_size, height, width, channels, s.classes, s.noise, config.train.seed + 1_000_003)
         return train, test, "synthetic", list(SHAPES)[:s.classes], {}
     path = os.path.expanduser(data.path) if data.path else ""
-    if source == "idx":
-        from cnnctl.data.idx import read_idx_folder
-
-        return *read_idx_folder(path), path, None, {"path": path}
-    if source == "npz":
-        from cnnctl.data.npz import read_npz
-
-        return *read_npz(path), path, None, {"path": path}
+    if source in ("idx", "npz"):
+        train, test, where = _load_arrays(config, path)
+        return train, test, path, None, where
     if source == "folder":
         train, test, names, where = _load_folder(config, path, input_shape)
         return train, test, path, names, where
@@ -104,6 +99,26 @@ def _load_source(config: Config, input_shape: tuple[int, ...]):
 
     split, where = locate_builtin(source, data.data_dir)
     return *split, source, CLASS_NAMES.get(source), where
+
+
+def _load_arrays(config: Config, path: str):
+    """Train, test and where from an IDX folder or a .npz file: read into memory, or memory-mapped
+    (`cnnctl.data.mapped`), as `data.cache` says or the images' size chooses."""
+    from cnnctl.data.cache import choose_cache
+    from cnnctl.data.mapped import decoded_size, map_source
+
+    data = config.data
+    choice = choose_cache(data.cache, decoded_size(data.source, path), data.cache_dir)
+    where = {"path": path, **choice.report()}
+    if choice.kind != "memory":
+        return *map_source(data.source, path, choice.kind, data.cache_dir), where
+    if data.source == "idx":
+        from cnnctl.data.idx import read_idx_folder
+
+        return *read_idx_folder(path), where
+    from cnnctl.data.npz import read_npz
+
+    return *read_npz(path), where
 
 
 def _load_folder(config: Config, path: str, input_shape: tuple[int, ...]):
@@ -148,6 +163,7 @@ def _fit_to_input(config: Config, x: np.ndarray, input_shape: tuple[int, ...], o
     problem = shape_problem(config, x.shape[1:], input_shape, origin)
     if problem is not None:
         raise CnnctlError(problem)
+    x = _fit_mapped(config, x, input_shape)
     if x.ndim == len(input_shape):  # (n, h, w) for (h, w, 1)
         x = x[..., np.newaxis]
     want = input_shape[-1]
@@ -157,6 +173,24 @@ def _fit_to_input(config: Config, x: np.ndarray, input_shape: tuple[int, ...], o
     if config.data.resize and x.ndim == 4 and len(input_shape) == 3 and x.shape[1:3] != tuple(input_shape[:2]):
         x = resize(x, input_shape[0], input_shape[1])
     return x
+
+
+def _fit_mapped(config: Config, x: Any, input_shape: tuple[int, ...]) -> Any:
+    """A memory-mapped array keeps its map when only a channel axis is missing (a view); converting grey and
+    RGB, or resizing, reads it into memory (the conversion makes a new array anyway)."""
+    from cnnctl.data.ondisk import MappedImages
+
+    if not isinstance(x, MappedImages):
+        return x
+    if x.ndim == len(input_shape) and input_shape[-1] == 1 and not _resized(config, x.shape, input_shape):
+        return MappedImages(x.array[..., np.newaxis], x.rows)
+    if x.shape[-1] == input_shape[-1] and not _resized(config, x.shape, input_shape):
+        return x
+    return np.asarray(x)
+
+
+def _resized(config: Config, shape: tuple[int, ...], input_shape: tuple[int, ...]) -> bool:
+    return bool(config.data.resize) and len(input_shape) == 3 and tuple(shape[1:3]) != tuple(input_shape[:2])
 
 
 def resize(images: np.ndarray, height: int, width: int) -> np.ndarray:
