@@ -4,7 +4,10 @@ The training order of epoch `e` is a permutation drawn from `(seed, e)`
 alone, never from an iterator's hidden state, and augmentation draws its
 randomness from `(seed, e, step)`, so a run resumed at epoch `e` sees exactly
 the batches an uninterrupted run would. Work is done per batch, never per
-image: one gather of stored (uint8) images, one cast and multiply-add.
+image: one gather of stored (uint8) images, one cast and multiply-add. Images
+left on disk (`cnnctl.data.ondisk`: `data.cache: none` or `disk`) follow the
+same order: the batch's files are decoded in parallel, in order, or its rows
+read from a memory map, and the batches are those of the same split in memory.
 
 Every training batch is full: an epoch is `n // batch_size` steps, and the
 few images left over are different ones each epoch, so every image is still
