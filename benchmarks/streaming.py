@@ -64,14 +64,34 @@ def train(root: Path, count: int, cache: str, epochs: int) -> dict:
     shutil.rmtree(root / "runs" / name, ignore_errors=True)  # the last benchmark's run of the same kind
     load_before = os.getloadavg()[0]
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "cnnctl", "train", str(config), "--runs-dir", str(root / "runs"),
-                    "--name", name, "--set", f"data.cache={cache}", "--device", "cpu", "--quiet"], check=True)
+    child = subprocess.Popen([sys.executable, "-m", "cnnctl", "train", str(config), "--runs-dir",
+                              str(root / "runs"), "--name", name, "--set", f"data.cache={cache}", "--device", "cpu",
+                              "--quiet"])
+    samples = []  # (seconds since start, resident MiB), to see when memory is taken
+    while child.poll() is None:
+        samples.append((time.perf_counter() - start, _resident_mb(child.pid)))
+        time.sleep(0.5)
+    if child.returncode:
+        raise SystemExit(f"cnnctl train exited with {child.returncode}")
     wall = time.perf_counter() - start
+    (root / "runs" / name / "rss_samples.csv").write_text(
+        "seconds,rss_mb\n" + "".join(f"{t:.1f},{m:.0f}\n" for t, m in samples if m))
     results = json.loads((root / "runs" / name / "results.json").read_text())
     return {"images": count, "cache": cache, "train": results["data"]["train"],
             "peak_rss_mb": results["peak_rss_mb"], "images_per_second": results["images_per_second"],
             "seconds_to_first_step": results["seconds_to_first_step"], "wall_seconds": round(wall, 1),
             "load": f"{load_before:.1f} → {os.getloadavg()[0]:.1f}"}
+
+
+def _resident_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def main() -> None:

@@ -79,8 +79,9 @@ class DiskImages:
         """The images at `rows` (of the source), decoded, in that order."""
         raise NotImplementedError
 
-    def batches(self, positions: Any, batch_size: int, drop_remainder: bool, training: bool) -> Any:
-        """A tf.data dataset of `(uint8 images, positions)` batches from a dataset of positions in this split.
+    def batches(self, order: Any, batch_size: int, drop_remainder: bool, training: bool) -> Any:
+        """A tf.data dataset of `(uint8 images, positions)` batches of the images at `order` (a 1-D tensor of
+        positions in this split), in that order.
 
         `training`: a corrupt file may be skipped (`on_corrupt: skip`); in validation and test it always
         stops the run, since scores over other images would not compare with other runs'.
@@ -129,43 +130,55 @@ class ImageFiles(DiskImages):
 
         good = np.zeros(len(self), bool)
         try:
-            for images, where in self.batches(tf.data.Dataset.range(len(self)), READ_CHUNK, False, training):
+            for images, where in self.batches(tf.range(len(self), dtype=tf.int64), READ_CHUNK, False, training,
+                                              to_end=True):
                 out[where.numpy()] = images.numpy()
                 good[where.numpy()] = True
         except tf.errors.OpError as exc:
             raise corrupt_file_error(exc) or exc from None
         return good
 
-    def batches(self, positions: Any, batch_size: int, drop_remainder: bool, training: bool) -> Any:
+    def batches(self, order: Any, batch_size: int, drop_remainder: bool, training: bool,
+                to_end: bool | None = None) -> Any:
         import tensorflow as tf
 
+        to_end = not training if to_end is None else to_end
         paths = tf.constant(self.files)
         height, width, channels = self.item_shape
-        blank = tf.zeros(self.item_shape, tf.uint8)
+        order = tf.convert_to_tensor(order, tf.int64)
+        end = tf.size(order, tf.int64)
 
-        def decode(i: Any) -> Any:
-            image = tf.image.decode_image(tf.io.read_file(paths[i]), channels=channels, expand_animations=False)
+        def decode(k: Any) -> Any:
+            image = tf.image.decode_image(tf.io.read_file(paths[order[k]]), channels=channels,
+                                          expand_animations=False)
             size = tf.shape(image)[:2]
             image = tf.cond(  # an image already at the model's size is left as decoded: resizing is the identity
                 tf.reduce_all(size == (height, width)), lambda: image,
                 lambda: tf.cast(tf.clip_by_value(tf.round(tf.image.resize(image, (height, width), method="bilinear")),
                                                  0, 255), tf.uint8))
-            return tf.ensure_shape(image, self.item_shape)
+            return tf.ensure_shape(image, self.item_shape), k
 
-        def decoded_or_marked(i: Any) -> Any:
-            # tf.data has no per-element try: a one-element dataset whose decode error is dropped
-            # (ignore_errors), then a blank marked bad, of which the first is taken.
-            good = tf.data.Dataset.from_tensors(i).map(decode).ignore_errors().map(lambda x: (x, True))
-            return good.concatenate(tf.data.Dataset.from_tensors((blank, False))).take(1).map(
-                lambda x, ok: (x, ok, i))
+        def missing(last: Any, item: Any) -> Any:
+            """The files between the last image decoded and this one could not be: named, then skipped or raised."""
+            x, k = item
+            named = tf.cond(k > last + 1, lambda: tf.py_function(
+                lambda gap: all(self._corrupt(int(p), training) for p in gap.numpy()), [order[last + 1:k]], tf.bool),
+                lambda: tf.constant(True))
+            with tf.control_dependencies([named]):
+                return tf.identity(k), (x, order[tf.minimum(k, end - 1)], k)
 
-        def keep(x: Any, ok: Any, i: Any) -> Any:
-            return tf.cond(ok, lambda: tf.constant(True),
-                           lambda: tf.py_function(lambda j: self._corrupt(int(j), training), [i], tf.bool))
-
-        data = positions.interleave(decoded_or_marked, cycle_length=16, block_length=1,
-                                    num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        return data.filter(keep).map(lambda x, ok, i: (x, i)).batch(batch_size, drop_remainder=drop_remainder)
+        # tf.data has no per-image try: images that fail to decode are dropped (ignore_errors), and the gap they
+        # leave in the numbering is found, in order, by the scan. Training reads on into the spare images that
+        # follow an epoch's order (see pipeline._train_from_disk), so only evaluation, which reads to the end,
+        # (or a whole read: `to_end`) needs an end marker to find a gap at the end.
+        data = tf.data.Dataset.range(end).map(decode, num_parallel_calls=tf.data.AUTOTUNE,
+                                              deterministic=True).ignore_errors()
+        if to_end:
+            data = data.concatenate(tf.data.Dataset.from_tensors((tf.zeros(self.item_shape, tf.uint8), end)))
+        data = data.scan(tf.constant(-1, tf.int64), missing)
+        if to_end:
+            data = data.filter(lambda x, position, k: k < end)
+        return data.map(lambda x, position, k: (x, position)).batch(batch_size, drop_remainder=drop_remainder)
 
     def _corrupt(self, position: int, training: bool) -> bool:
         """A file that cannot be decoded: named and skipped (returns False), or named in the error that stops."""
@@ -194,7 +207,7 @@ class MappedImages(DiskImages):
         out[order] = self.array[np.asarray(rows)[order]]
         return out
 
-    def batches(self, positions: Any, batch_size: int, drop_remainder: bool, training: bool) -> Any:
+    def batches(self, order: Any, batch_size: int, drop_remainder: bool, training: bool) -> Any:
         import tensorflow as tf
 
         dtype = tf.as_dtype(self.dtype.newbyteorder("="))
@@ -203,8 +216,9 @@ class MappedImages(DiskImages):
             images = tf.numpy_function(lambda p: self.read(self.rows[p]), [where], dtype, stateful=False)
             return tf.ensure_shape(images, (None, *self.item_shape)), where
 
-        return positions.batch(batch_size, drop_remainder=drop_remainder).map(
-            gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        return tf.data.Dataset.from_tensor_slices(tf.convert_to_tensor(order, tf.int64)).batch(
+            batch_size, drop_remainder=drop_remainder).map(gather, num_parallel_calls=tf.data.AUTOTUNE,
+                                                           deterministic=True)
 
 
 def corrupt_file_error(exc: BaseException) -> CnnctlError | None:

@@ -78,8 +78,7 @@ def _train_from_disk(split: Split, batch_size: int, seed: int, first_epoch: int,
     def epoch(e):
         order = tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), seed=tf.stack([seed, e]))
         spares = tf.concat([order, order], 0) if n >= batch_size else order
-        batches = images.batches(tf.data.Dataset.from_tensor_slices(spares), batch_size, n >= batch_size,
-                                 training=True).take(steps)
+        batches = images.batches(spares, batch_size, n >= batch_size, training=True).take(steps)
         return batches.enumerate().map(lambda step, batch: (e, step, batch[0], batch[1]))
 
     def fetch(e, step, x, where):
@@ -102,7 +101,7 @@ def eval_dataset(split: Split, batch_size: int, prepare: Preprocess, encode: Enc
 
     if isinstance(split.x, DiskImages):  # read a batch at a time; a damaged file stops (see ondisk)
         y = tf.constant(split.y)
-        data = split.x.batches(tf.data.Dataset.range(len(split)), batch_size, False, training=False).map(
+        data = split.x.batches(tf.range(len(split), dtype=tf.int64), batch_size, False, training=False).map(
             lambda x, where: (x, tf.gather(y, where)))
         # nothing is left out here, so Keras may know the count (else it warns that the input ran out)
         data = data.apply(tf.data.experimental.assert_cardinality(-(-len(split) // batch_size)))

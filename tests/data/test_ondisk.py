@@ -171,3 +171,14 @@ def test_a_memory_mapped_array_reads_rows_in_any_order(tmp_path):
     for (x, labels), (x_memory, labels_memory) in zip(got, want):
         np.testing.assert_array_equal(x, x_memory)
         np.testing.assert_array_equal(labels, labels_memory)
+
+
+def test_a_damaged_last_file_is_found_too(folder, tmp_path):
+    copy, bad = damaged(folder, tmp_path, "dog/008.png")  # the last file listed
+    files, y, _ = index_image_folder(copy, 12, 10, 3)
+    assert files.files[-1] == bad
+    with pytest.raises(CnnctlError, match="dog/008.png: cannot decode image"):
+        np.asarray(files)
+    skipping, _, _ = index_image_folder(copy, 12, 10, 3, on_corrupt="skip")
+    _, good = skipping.read_decodable(skipping.rows)
+    assert good.tolist() == [True] * 44 + [False] and skipping.skipped == [bad]
