@@ -27,6 +27,9 @@ from cnnctl.data.preprocess import Preprocess
 from cnnctl.keras_catalog import keras
 
 Encode = Callable[[Any], Any]
+# Batches made ready ahead when images are read from disk: a fixed few, not AUTOTUNE, whose buffers grow
+# while the model waits (evaluation, faster than training, waits most) and with them the memory.
+DISK_PREFETCH = 4
 
 
 def train_dataset(split: Split, batch_size: int, seed: int, first_epoch: int, epochs: int, prepare: Preprocess,
@@ -86,7 +89,7 @@ def _train_from_disk(split: Split, batch_size: int, seed: int, first_epoch: int,
         return prepare.train_inputs(x, encode(tf.gather(y, where)), key)
 
     return (tf.data.Dataset.range(first_epoch, epochs).flat_map(epoch)
-            .map(fetch, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE))
+            .map(fetch, num_parallel_calls=tf.data.AUTOTUNE).prefetch(DISK_PREFETCH))
 
 
 def steps_per_epoch(images: int, batch_size: int) -> int:
@@ -108,7 +111,7 @@ def eval_dataset(split: Split, batch_size: int, prepare: Preprocess, encode: Enc
     else:
         data = tf.data.Dataset.from_tensor_slices((split.x, split.y)).batch(batch_size)
     return data.map(lambda x, y: (prepare.inputs(x), encode(y)), num_parallel_calls=tf.data.AUTOTUNE).prefetch(
-        tf.data.AUTOTUNE)
+        DISK_PREFETCH if isinstance(split.x, DiskImages) else tf.data.AUTOTUNE)
 
 
 CHECK_IMAGES = 1000
