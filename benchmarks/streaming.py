@@ -13,7 +13,11 @@ results.json reports its own peak RSS and time to the first step:
     python benchmarks/streaming.py [--root /work/bench-data] [--counts 5000 50000] [--epochs 1]
 
 Prints one row per run (peak RSS, images/s, seconds to the first step, wall
-seconds, load average before and after) and the three acceptance figures.
+seconds, load average before and after), the three acceptance figures, and
+what the streamed pipeline delivers alone (no model): on a machine whose
+cores the decoding shares with the model, that says whether the pipeline
+could be the bottleneck. Each run's memory over time is left in its run
+folder (`rss_samples.csv`).
 The machine's load is printed because these runs share the CPU with whatever
 else runs: record it with the figures.
 """
@@ -83,6 +87,21 @@ def train(root: Path, count: int, cache: str, epochs: int) -> dict:
             "load": f"{load_before:.1f} → {os.getloadavg()[0]:.1f}"}
 
 
+def pipeline_alone(root: Path, count: int, batches: int = 300) -> float:
+    """Images/s the streamed training pipeline delivers with no model taking them (decode, batch, scale)."""
+    from cnnctl.config import load_config
+    from cnnctl.data.pipeline import label_encoder, train_dataset
+    from cnnctl.data.prepare import load_data
+
+    config = load_config(root / "streaming.yaml", [f"data.path={root / f'png{count // 1000}k'}", "data.cache=none"])
+    data = load_data(config, (64, 64, 3))
+    dataset, _ = train_dataset(data.train, 64, 0, 0, 1, data.prepare, label_encoder(config.loss.name, 10))
+    start = time.perf_counter()
+    for _ in dataset.take(batches):
+        pass
+    return batches * 64 / (time.perf_counter() - start)
+
+
 def _resident_mb(pid: int) -> float:
     try:
         with open(f"/proc/{pid}/status") as status:
@@ -102,6 +121,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = [train(args.root, count, "none", args.epochs) for count in args.counts]
     rows.append(train(args.root, max(args.counts), "memory", args.epochs))
+    alone = pipeline_alone(args.root, max(args.counts))
     keys = list(rows[0])
     print("| " + " | ".join(keys) + " |")
     print("|" + " --- |" * len(keys))
@@ -112,6 +132,8 @@ def main() -> None:
           f"{large['peak_rss_mb'] / small['peak_rss_mb'] - 1:+.1%} (acceptance: within ±20%)")
     print(f"images/s streamed {large['images_per_second']:,} vs the model's own (from memory) "
           f"{memory['images_per_second']:,}: {large['images_per_second'] / memory['images_per_second']:.2f}×")
+    print(f"the streamed pipeline alone, no model: {alone:,.0f} images/s "
+          f"({alone / memory['images_per_second']:.1f}× the model's rate)")
     print(f"seconds to the first step on {large['images']:,} images: streamed {large['seconds_to_first_step']}, "
           f"decoded into memory first {memory['seconds_to_first_step']}")
 

@@ -122,21 +122,24 @@ def index_image_folder(path: str | Path, height: int, width: int, channels: int,
     files, labels, _ = index_directory(path, "inferred", IMAGE_EXTENSIONS, class_names=found, shuffle=False,
                                        verbose=False)
     skipped: list[str] = []
-    check_image_files(files, skipped if on_corrupt == "skip" else None)
+    sizes = check_image_files(files, skipped if on_corrupt == "skip" else None)
     for file in skipped:
         print(f"warning: {file}: cannot decode image, skipped (data.on_corrupt: skip)", file=sys.stderr)
     left_out = set(skipped)
     keep = np.array([file not in left_out for file in files], bool)
-    images = ImageFiles(np.array(files, dtype=object)[keep], None, height, width, channels, on_corrupt, skipped)
+    images = ImageFiles(np.array(files, dtype=object)[keep], None, height, width, channels, on_corrupt, skipped,
+                        resize=sizes != {(height, width)})
     return images, np.asarray(labels, np.int64)[keep], found
 
 
-def check_image_files(paths: list[str], skipped: list[str] | None = None) -> None:
+def check_image_files(paths: list[str], skipped: list[str] | None = None) -> set[tuple[int, int]]:
     """Each file is a regular file whose header (read by Pillow; nothing is decoded) declares at most
     `MAX_IMAGE_PIXELS` pixels: TensorFlow decodes whatever size a header says, at full size, before resizing.
-    With `skipped`, a file whose header cannot be read is added to it instead of stopping."""
+    With `skipped`, a file whose header cannot be read is added to it instead of stopping.
+    Returns the `(height, width)` sizes found."""
     from PIL import Image
 
+    sizes = set()
     for file in paths:
         with open_regular(file) as f:
             try:
@@ -157,6 +160,8 @@ def check_image_files(paths: list[str], skipped: list[str] | None = None) -> Non
         if width * height * frames > MAX_IMAGE_PIXELS:
             size = f"{height}×{width}" if frames == 1 else f"{frames} frames of {height}×{width}"  # as shapes read
             raise _too_large(file, f"{size} = {width * height * frames:,}")
+        sizes.add((height, width))
+    return sizes
 
 
 def _too_large(file: str, pixels: str) -> CnnctlError:

@@ -94,11 +94,12 @@ class ImageFiles(DiskImages):
     does it (decode, bilinear resize), then rounded to uint8 as cnnctl stores a folder in memory."""
 
     def __init__(self, paths: np.ndarray, rows: np.ndarray | None, height: int, width: int, channels: int,
-                 on_corrupt: str = "stop", skipped: list[str] | None = None):
+                 on_corrupt: str = "stop", skipped: list[str] | None = None, resize: bool = True):
         super().__init__(np.arange(len(paths)) if rows is None else rows, (height, width, channels), np.uint8)
         self.paths = np.asarray(paths, dtype=object)
         self.on_corrupt = on_corrupt
         self.skipped = [] if skipped is None else skipped  # shared by every narrowing: one list for the run
+        self.resize = resize  # False: every header said the model's size, so no image needs resizing
 
     @property
     def files(self) -> list[str]:
@@ -106,7 +107,7 @@ class ImageFiles(DiskImages):
 
     def narrow(self, rows: np.ndarray) -> "ImageFiles":
         height, width, channels = self.item_shape
-        return ImageFiles(self.paths, rows, height, width, channels, self.on_corrupt, self.skipped)
+        return ImageFiles(self.paths, rows, height, width, channels, self.on_corrupt, self.skipped, self.resize)
 
     def read(self, rows: np.ndarray) -> np.ndarray:
         """As `DiskImages.read`; with `on_corrupt: skip`, without the images that cannot be decoded (read
@@ -151,6 +152,8 @@ class ImageFiles(DiskImages):
         def decode(k: Any) -> Any:
             image = tf.image.decode_image(tf.io.read_file(paths[order[k]]), channels=channels,
                                           expand_animations=False)
+            if not self.resize:  # as the headers said: a file changed since fails ensure_shape, and is named
+                return tf.ensure_shape(image, self.item_shape), k
             size = tf.shape(image)[:2]
             image = tf.cond(  # an image already at the model's size is left as decoded: resizing is the identity
                 tf.reduce_all(size == (height, width)), lambda: image,
