@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -64,8 +65,7 @@ def train(root: Path, count: int, cache: str, epochs: int) -> dict:
     folder = make_folder(root / f"png{count // 1000}k", count)
     config = root / "streaming.yaml"
     config.write_text(CONFIG.format(path=folder, epochs=epochs))
-    name = f"{cache}-{count}"
-    shutil.rmtree(root / "runs" / name, ignore_errors=True)  # the last benchmark's run of the same kind
+    name = f"{cache}-{count}-{len(list((root / 'runs').glob(f'{cache}-{count}-*')))}"
     load_before = os.getloadavg()[0]
     start = time.perf_counter()
     child = subprocess.Popen([sys.executable, "-m", "cnnctl", "train", str(config), "--runs-dir",
@@ -118,20 +118,32 @@ def main() -> None:
     parser.add_argument("--root", default="/work/bench-data", type=Path)
     parser.add_argument("--counts", nargs="+", type=int, default=[5000, 50000])
     parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=2, help="streamed and in-memory runs on the largest folder")
     args = parser.parse_args()
-    rows = [train(args.root, count, "none", args.epochs) for count in args.counts]
-    rows.append(train(args.root, max(args.counts), "memory", args.epochs))
-    alone = pipeline_alone(args.root, max(args.counts))
+    shutil.rmtree(args.root / "runs", ignore_errors=True)  # the last benchmark's runs
+    (args.root / "runs").mkdir(parents=True)
+    largest = max(args.counts)
+    rows = [train(args.root, count, "none", args.epochs) for count in args.counts if count != largest]
+    pairs = []  # streamed and in memory on the largest folder, alternated: the machine's load drifts
+    for repeat in range(args.repeats):
+        kinds = ("none", "memory") if repeat % 2 == 0 else ("memory", "none")
+        pairs += [train(args.root, largest, kind, args.epochs) for kind in kinds]
+    rows += pairs
+    alone = pipeline_alone(args.root, largest)
     keys = list(rows[0])
     print("| " + " | ".join(keys) + " |")
     print("|" + " --- |" * len(keys))
     for row in rows:
         print("| " + " | ".join(f"{row[k]:,}" if isinstance(row[k], int) else str(row[k]) for k in keys) + " |")
-    small, large, memory = rows[0], rows[-2], rows[-1]
+    small = rows[0]
+    large, memory = ({k: statistics.median(r[k] for r in pairs if r["cache"] == kind)
+                      for k in ("images", "peak_rss_mb", "images_per_second", "seconds_to_first_step")}
+                     for kind in ("none", "memory"))
+    print(f"medians over {args.repeats} alternated runs of each on {largest:,} images")
     print(f"peak RSS, {large['images']:,} vs {small['images']:,} streamed: "
           f"{large['peak_rss_mb'] / small['peak_rss_mb'] - 1:+.1%} (acceptance: within ±20%)")
-    print(f"images/s streamed {large['images_per_second']:,} vs the model's own (from memory) "
-          f"{memory['images_per_second']:,}: {large['images_per_second'] / memory['images_per_second']:.2f}×")
+    print(f"images/s streamed {large['images_per_second']:,.1f} vs the model's own (from memory) "
+          f"{memory['images_per_second']:,.1f}: {large['images_per_second'] / memory['images_per_second']:.2f}×")
     print(f"the streamed pipeline alone, no model: {alone:,.0f} images/s "
           f"({alone / memory['images_per_second']:.1f}× the model's rate)")
     print(f"seconds to the first step on {large['images']:,} images: streamed {large['seconds_to_first_step']}, "
