@@ -166,8 +166,10 @@ def train(config: str, overrides: tuple[str, ...], name: str | None, runs_dir: s
         overrides += (f"data.data_dir={json.dumps(data_dir)}",)  # JSON quoting is valid YAML
     if tensorboard:
         overrides += ("train.tensorboard=true",)
-    run = run_training(load_config(config, overrides), runs_dir=runs_dir, name=name, device=device,
-                       **_reporting(quiet))
+    loaded = load_config(config, overrides)
+    if loaded.search is not None:
+        click.echo(f"training the config as written; its search: is for `cnnctl tune {config}`")
+    run = run_training(loaded, runs_dir=runs_dir, name=name, device=device, **_reporting(quiet))
     if run.results.status != "completed":
         sys.exit(3)
 
@@ -187,6 +189,41 @@ def resume(run: str, overrides: tuple[str, ...], device: str, quiet: bool) -> No
     result = resume_run(run, device=device, overrides=overrides, **_reporting(quiet))
     if result.results.status != "completed":
         sys.exit(3)
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--trials", type=click.IntRange(1), metavar="N", help="Finished trials the study ends with "
+              "(default: search.trials).")
+@click.option("--storage", metavar="URL", help="An Optuna database URL shared by every worker, e.g. "
+              "postgresql://user:pass@host/db (default: sqlite in the study folder).")
+@click.option("--study", "study_name", metavar="NAME", help="Study name and folder (default: search.study, "
+              "else the config's name).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
+@click.option("--runs-dir", default="runs", show_default=True, type=click.Path(file_okay=False),
+              help="The study folder goes here: RUNS_DIR/<study>/.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True)
+@click.option("--quiet", "-q", is_flag=True, help="No live table: one line per trial (CI logs).")
+def tune(config: str, trials: int | None, storage: str | None, study_name: str | None, overrides: tuple[str, ...],
+         runs_dir: str, device: str, quiet: bool) -> None:
+    """Search the config's search: space with Optuna, one run folder per trial; write best.yaml.
+
+    Run it again to continue the study (an interrupted trial resumes from its checkpoint). Several
+    processes or machines with the same --storage share one study's trials.
+    """
+    try:
+        import optuna  # noqa: F401
+    except ImportError:
+        raise CnnctlError('cnnctl tune needs Optuna: pip install "cnnctl[tune]"') from None
+    from cnnctl.tune.report import TuneDisplay
+    from cnnctl.tune.study import tune as run_study
+    from cnnctl.tune.summary import write_summary
+
+    display = TuneDisplay(quiet)
+    with display:
+        outcome = run_study(config, overrides, trials, storage, study_name, runs_dir, device, display.say,
+                            display.update)
+    display.finish(outcome, write_summary(outcome))
 
 
 def _reporting(quiet: bool) -> dict:
@@ -347,6 +384,34 @@ def bench(config: str, overrides: tuple[str, ...], steps: int, warmup: int, batc
     console().print(bench_table(cfg.name, rows))
 
 
+@main.command(name="import")
+@click.argument("source", type=click.Path(dir_okay=False))
+@click.option("--output", "-o", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Where the config goes (default: SOURCE's name with .yaml, in the current folder).")
+@click.option("--force", is_flag=True, help="Replace FILE if it exists.")
+def import_(source: str, output: str | None, force: bool) -> None:
+    """Write a config from a Keras script (.py, read without running it) or a saved model (.keras, its
+    architecture only).
+
+    Prints one line per translation (Keras 1 and 2 names to Keras 3's). What cannot be translated is listed
+    with its line and marked `# TODO` in the config, which is still written; the exit code is then 5.
+    """
+    from cnnctl.importing import import_model
+    from cnnctl.importing.imported import INCOMPLETE_EXIT
+
+    target = Path(output) if output else Path(Path(source).stem + ".yaml")
+    imported = import_model(Path(source), target, force)
+    for line in imported.translations:
+        click.echo(line)
+    click.echo(f"wrote {target}")
+    todos = imported.all_todos
+    for todo in todos:
+        click.echo(f"todo: {source}: {todo}", err=True)
+    if todos:
+        click.echo(f"incomplete: {len(todos)} thing(s) not translated, marked # TODO in {target}", err=True)
+        sys.exit(INCOMPLETE_EXIT)
+
+
 @main.command()
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True),
               help="Write the schema to this file instead of printing it.")
@@ -411,9 +476,15 @@ def runs(runs_dir: str, statuses: tuple[str, ...], name: str | None, sort: str, 
     if as_json:
         click.echo(json.dumps([row.to_dict() for row in rows], indent=2))
         return
+    from cnnctl.runfolder import files
+
+    studies = [p for p in sorted(Path(runs_dir).iterdir()) if (p / files.STUDY_RECORD).is_file()]
     if not rows:
         where = f"{Path(runs_dir)}/"
         click.echo(f"no runs in {where}" if not found else f"none of the {len(found)} runs in {where} match")
+    for study in studies:  # `cnnctl tune`'s study folders hold their trials' runs
+        click.echo(f"study {study.name}: its trials are listed by `cnnctl runs {study}`")
+    if not rows:
         return
     from cnnctl.render import console, grid_table, markdown_table
 
@@ -422,6 +493,12 @@ def runs(runs_dir: str, statuses: tuple[str, ...], name: str | None, sort: str, 
         click.echo(markdown_table(grid))
     else:
         console().print(grid_table(grid))
+    from cnnctl.look.study_table import study_grids
+
+    for table in study_grids(Path(runs_dir)):  # a `cnnctl tune` study folder: its trials and importance
+        click.echo(("\n" + markdown_table(table)) if markdown else "")
+        if not markdown:
+            console().print(grid_table(table))
 
 
 @main.command()

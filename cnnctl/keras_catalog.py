@@ -230,9 +230,11 @@ def _types(desc: str, arg: Argument) -> tuple[str, ...] | None:
     if m:
         rest = m.group("rest").lstrip()
         types = [_JSON_TYPE[m.group(1).lower()]]
-        if re.match(r"or (a )?(tuple|list)", rest):
+        # "Int, or tuple of 2 ints, or tuple of 2 tuples of 2 ints." (ZeroPadding2D) and "Integer, tuple of
+        # integers, or None." (Normalization's axis) are as "int or tuple"
+        if re.match(r",?\s*(or )?(an? )?(tuple|list)", rest):
             types.append("array")
-        elif rest.startswith("or ") or rest.startswith("/"):
+        elif re.match(r",?\s*or |/", rest):
             types = None
     elif isinstance(arg.default, bool):
         types = ["boolean"]

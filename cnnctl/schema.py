@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 from cnnctl import __version__, keras_catalog
 from cnnctl.config.data import NOT_FROM_CONFIG, augmentation_layers
-from cnnctl.config.layers import INPUT
+from cnnctl.config.layers import INPUT, REUSE
 from cnnctl.config.load import EXTENSION_PREFIX, PLATEAU
 from cnnctl.config.spec import ConfigFile
 
@@ -33,7 +33,7 @@ def json_schema() -> dict[str, Any]:
     defs = schema["$defs"]
     defs["Activation"] = _activation()
     defs["Layer"] = _named("layer", "keras.layers", keras_catalog.classes("layers"), extra=_LAYER_KEYS,
-                           skip={"data_format", "name"},
+                           skip={"data_format", "name"}, own={REUSE: _REUSE},
                            description="A Keras layer: `ClassName` or `ClassName: {argument: value, ...}`.")
     # A nested list (a block under a YAML anchor) is spliced in place, at any depth.
     defs["LayerOrBlock"] = {"if": {"type": "array"},
@@ -67,6 +67,17 @@ _LAYER_KEYS = {
                "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]},
 }
 
+_LAYER_KEYS["call"] = {
+    "description": "Arguments of the layer's call, as Keras records them per use, e.g. `{training: false}`.",
+    "type": "object", "additionalProperties": {"type": ["boolean", "number", "string", "null"]}}
+
+_REUSE = {
+    "description": "An earlier layer applied again, with the same weights (a shared layer).",
+    "type": "object", "required": ["layer"], "additionalProperties": False,
+    "properties": {"layer": {"type": "string", "description": "The name of the earlier layer to apply again."},
+                   **{key: _LAYER_KEYS[key] for key in ("name", "inputs", "call")}},
+}
+
 # Longer lists of names are left to completion rather than spelt out in every error message.
 _LISTED_NAMES = 40
 
@@ -83,9 +94,11 @@ def _component(kind: str, description: str, default: Any = None) -> dict[str, An
 
 def _named(what: str, where: str, classes: dict[str, type], *, names: Sequence[str] = (),
            extra: dict[str, Any] | None = None, skip: set[str] = frozenset(), ignore_case: bool = False,
-           nullable: bool = False, description: str) -> dict[str, Any]:
+           nullable: bool = False, own: dict[str, dict[str, Any]] | None = None,
+           description: str) -> dict[str, Any]:
     """`Name` or `{Name: {argument: value, ...}}`, the one shape of layers, augmentation, losses, optimizers,
-    metrics and schedules. `classes` take arguments; `names` (`mse`) stand alone or with none.
+    metrics and schedules. `classes` take arguments; `names` (`mse`) stand alone or with none; `own` are
+    cnnctl's own entries with their bodies (`Reuse`).
 
     The value's type picks the branch (if/then/else, not anyOf). Given alternatives, the YAML language
     server guesses which one the user meant and reports that one's errors: a misspelt `{Conv2d: {...}}`
@@ -93,12 +106,13 @@ def _named(what: str, where: str, classes: dict[str, type], *, names: Sequence[s
     name is reported as such, on the name, by `errorMessage` (an extension the language server reads).
     A class with required arguments alone (`- Conv2D`) is reported as needing them, as cnnctl does.
     """
-    every = sorted(classes) + sorted(names)
+    every = sorted(classes) + sorted(names) + sorted(own or {})
     unknown = _unknown_message(what, where, sorted(classes) if ignore_case else every, ignore_case)
     bodies = {name: {"description": _doc(cls), **_arguments(cls, extra, skip, nullable=True)}
               for name, cls in sorted(classes.items())}
     bodies.update({name: {"description": "Takes no arguments.", "type": ["object", "null"], "maxProperties": 0,
                           "doNotSuggest": True} for name in sorted(names)})
+    bodies.update(own or {})
     needing = {name: [k for k, a in keras_catalog.arguments(cls).items() if a.required and k not in skip]
                for name, cls in classes.items()}
     needs = [{"if": _name_is([name], ignore_case),

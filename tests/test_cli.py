@@ -155,7 +155,7 @@ def test_validate_lists_all_layer_problems(write_config):
     assert "filter" in result.stderr and "units: expected an integer, got 'x'" in result.stderr
 
 
-HEAVY = ('tensorflow', 'keras', 'matplotlib', 'tensorboard', 'onnxruntime', 'tf2onnx')
+HEAVY = ('tensorflow', 'keras', 'matplotlib', 'tensorboard', 'onnxruntime', 'tf2onnx', 'optuna', 'sqlalchemy')
 
 
 def test_help_and_version_import_nothing_heavy():

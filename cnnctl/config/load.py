@@ -16,7 +16,8 @@ from cnnctl.config.data import check_data, check_synthetic_size
 from cnnctl.config.layers import LayerSpec, parse_layers
 from cnnctl.config.overrides import apply_overrides
 from cnnctl.config.source import Origins, parse_yaml, read_yaml
-from cnnctl.config.spec import ConfigFile, DataSection, ModelSection, TrainSection
+from cnnctl.config.search import check_search
+from cnnctl.config.spec import ConfigFile, DataSection, ModelSection, SearchSection, TrainSection
 from cnnctl.errors import CnnctlError, Problem, did_you_mean, in_file_order
 
 EXTENSION_PREFIX = "x-"  # top-level keys that cnnctl ignores: a home for YAML anchors, as in Compose files
@@ -38,6 +39,7 @@ class Config:
     lr_schedule: ComponentSpec | None = None
     source: str = "<string>"
     origins: Origins = field(default_factory=lambda: Origins("<string>"), compare=False, repr=False)
+    search: SearchSection | None = None  # `cnnctl tune`'s; not part of what a run trains (`resolved`)
 
     def resolved(self) -> dict[str, Any]:
         """The whole config as plain data, defaults included: what reproduces a run.
@@ -45,7 +47,7 @@ class Config:
         Data paths are absolute (`_resolve_paths`), so the copy in a run folder finds the data from anywhere.
         """
         data = ConfigFile(name=self.name, data=self.data, model=self.model, train=self.train)
-        return data.model_dump(mode="json")
+        return data.model_dump(mode="json", exclude={"search"})  # a trial's, or best.yaml, is a plain config
 
     def input_order_hint(self) -> str | None:
         """The fix for the lecture's `input_shape: [1, 28, 28]` written without `data_format`.
@@ -130,13 +132,16 @@ def _validate(data: Any, origins: Origins, overrides: list[str] | tuple[str, ...
     if train is not None:
         train, components, p = _parse_train(train, origins, sections.bad["train"])
         problems += p
+    if sections.search is not None and train is not None and not sections.bad["train"]:
+        problems += check_search(sections.search, logged_metrics(components[2], train.validation is not None)
+                                 if None not in components[2] else None, origins)
     if problems:
         # The data section, if it loaded, goes with the error: `validate` still looks for its files, so a
         # mistake in another section hides no missing one.
         data_loaded = sections.data is not None and not sections.bad["data"]
         raise CnnctlError(in_file_order(problems), loaded=(sections.data, origins) if data_loaded else None)
     return Config(sections.name or stem, sections.data, model, train, tuple(layers), *components,
-                  origins.file, origins)
+                  origins.file, origins, sections.search)
 
 
 def _resolve_paths(data: DataSection, origins: Origins, folder: str) -> DataSection:
@@ -165,6 +170,7 @@ class _Sections:
     data: DataSection | None = None
     model: ModelSection | None = None
     train: TrainSection | None = None
+    search: SearchSection | None = None
     bad: dict[str, set[str]] = field(default_factory=lambda: {key: set() for key in SECTIONS})
     problems: list[Problem] = field(default_factory=list)
 
@@ -173,7 +179,8 @@ class _Sections:
         return section in self.bad and key not in self.bad[section]
 
 
-SECTIONS = {"data": DataSection, "model": ModelSection, "train": TrainSection}
+SECTIONS = {"data": DataSection, "model": ModelSection, "train": TrainSection, "search": SearchSection}
+OPTIONAL = {"search"}  # sections that are absent (None) unless written, rather than all defaults
 
 
 def _parse_sections(data: dict[str, Any], origins: Origins) -> _Sections:
@@ -190,13 +197,13 @@ def _parse_sections(data: dict[str, Any], origins: Origins) -> _Sections:
         errors = exc.errors()
         problems = _translate(exc, data, origins)
     else:
-        return _Sections(file.name, file.data, file.model, file.train)
+        return _Sections(file.name, file.data, file.model, file.train, file.search)
     whole = {err["loc"][0] for err in errors if len(err["loc"]) == 1}
     bad = {key: {err["loc"][1] for err in errors if len(err["loc"]) > 1 and err["loc"][0] == key}
            for key in SECTIONS if key not in whole}
     parsed = _Sections(None if "name" in whole else data.get("name"), bad=bad, problems=problems)
     for key, cls in SECTIONS.items():
-        if key in whole:
+        if key in whole or (key in OPTIONAL and data.get(key) is None):
             continue
         raw = data.get(key, {})
         try:

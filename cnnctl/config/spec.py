@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PositiveInt, WithJsonSchema
 
 # keras.utils.set_random_seed seeds NumPy's global generator, which takes 32-bit seeds only.
 MAX_SEED = 2**32 - 1
@@ -91,7 +91,9 @@ class ModelSection(Section):
         min_length=1,
         description="Keras layers by class name with Keras' own arguments, e.g. "
                     "`- Conv2D: {filters: 25, kernel_size: 3}`. `name:` names a layer; "
-                    "`inputs: [a, b]` takes its inputs from earlier named layers (`input` is the model input).")
+                    "`inputs: [a, b]` takes its inputs from earlier named layers (`input` is the model input); "
+                    "`call: {training: false}` gives arguments of its call; `- Reuse: {layer: NAME}` applies "
+                    "an earlier layer again, with the same weights.")
 
 
 class Execution(Section):
@@ -139,6 +141,67 @@ class TrainSection(Section):
                            "(pip install \"cnnctl[tensorboard]\").")
 
 
+def _yaml_float(value: Any) -> Any:
+    """`1e-3` as a number: YAML 1.1 (PyYAML) reads an exponent without a dot as text, and a search range is
+    where such numbers are written. Text that is not a finite number is left for the type check to refuse."""
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return value
+        return number if abs(number) != float("inf") and number == number else value
+    return value
+
+
+# What an editor's YAML language server sees: a number, or the text PyYAML makes of `1e-3`.
+EXPONENT_TEXT = r"^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)[eE][-+]?[0-9]+$"
+Number = Annotated[float, BeforeValidator(_yaml_float), WithJsonSchema(
+    {"anyOf": [{"type": "number"}, {"type": "string", "pattern": EXPONENT_TEXT}]})]
+Ends = Annotated[list[Number], Field(min_length=2, max_length=2)]  # [low, high]
+
+
+class SearchRange(Section):
+    """The values one config key takes in a search: exactly one of loguniform, uniform, int or choice."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+    loguniform: Union[Ends, None] = Field(
+        None, description="[low, high]: a float drawn evenly on a log scale (learning rates). `1e-3` is read as "
+                          "a number here.")
+    uniform: Union[Ends, None] = Field(None, description="[low, high]: a float drawn evenly.")
+    integer: Union[Annotated[list[int], Field(min_length=2, max_length=2)], None] = Field(None, alias="int",
+                                                  description="[low, high]: an integer, both ends included.")
+    choice: Union[list[Any], None] = Field(None, min_length=1, description="One of these values, as written.")
+    step: Union[PositiveInt, Annotated[Number, Field(gt=0)], None] = Field(
+        None, description="`int` and `uniform` only: the values are low, low + step, ... up to high.")
+    log: bool = Field(False, description="`int` only: draw on a log scale.")
+
+
+class SearchSection(Section):
+    """`cnnctl tune`: which config keys to search, for how many trials, by what metric (Optuna).
+
+    `cnnctl train` trains the config as written and leaves this section alone.
+    """
+
+    study: Union[str, None] = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+                                    description="Study name and folder (runs/<study>/); default: the config's name.")
+    trials: PositiveInt = Field(20, description="Finished (completed or pruned) trials the study ends with.")
+    metric: Union[str, None] = Field(None, description="What a trial is judged by: its best value over the "
+                                                       "epochs; default: train.monitor.")
+    direction: Union[Literal["maximize", "minimize"], None] = Field(
+        None, description="Default: maximize a metric Keras says goes up (accuracy), minimize a loss.")
+    sampler: Component = Field("TPESampler", description="An Optuna sampler from `optuna.samplers` by name, or "
+                                                        "`{RandomSampler: {}}` with its arguments.")
+    seed: Union[Annotated[int, Field(ge=0, le=MAX_SEED)], None] = Field(
+        0, description="The sampler's seed (with one worker, the same trials every time); null: unseeded.")
+    pruner: Union[Component, None] = Field(
+        {"MedianPruner": {"n_startup_trials": 2}},
+        description="An Optuna pruner from `optuna.pruners`, judged on each epoch's metric; null: none.")
+    space: dict[str, SearchRange] = Field(
+        min_length=1, description="Dotted config keys (as `--set` takes them) and their ranges: "
+                                  "`train.batch_size: {choice: [32, 64]}`.")
+
+
 class ConfigFile(Section):
     """A cnnctl config: one YAML file that describes data, model and training."""
 
@@ -149,3 +212,4 @@ class ConfigFile(Section):
     data: DataSection = Field(default_factory=DataSection, description=DataSection.__doc__)
     model: ModelSection = Field(description=ModelSection.__doc__)
     train: TrainSection = Field(default_factory=TrainSection, description=TrainSection.__doc__)
+    search: Union[SearchSection, None] = Field(None, description=SearchSection.__doc__)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -31,21 +32,25 @@ def build_model(config: Config) -> Any:
     keras.utils.set_random_seed(config.train.seed)
     inputs = keras.Input(internal_input_shape(config), name=INPUT)
     tensors = {INPUT: inputs}
+    layers: dict[str, Any] = {}
     previous = inputs
     mixed = keras.config.dtype_policy().name.startswith("mixed")
     for spec in config.layers:
-        if mixed and spec is config.layers[-1] and "dtype" not in spec.args:
+        if mixed and spec is config.layers[-1] and "dtype" not in spec.args and not spec.shares:
             # Keras' advice for mixed precision: the output layer (softmax, loss) computes in float32.
-            spec = LayerSpec(spec.type, spec.name, {**spec.args, "dtype": "float32"}, spec.inputs, spec.path)
-        layer = _make_layer(config, spec)
+            spec = dataclasses.replace(spec, args={**spec.args, "dtype": "float32"})
         sources = [tensors[name] for name in spec.inputs] if spec.inputs else [previous]
-        _check_window_fits(config, spec, layer, sources[0])
-        _check_size(config, spec, layer, sources[0])
+        if spec.shares:  # a `Reuse`: the same layer object, so the same weights
+            layer = layers[spec.shares]
+        else:
+            layer = layers[spec.name] = _make_layer(config, spec)
+            _check_window_fits(config, spec, layer, sources[0])
+            _check_size(config, spec, layer, sources[0])
         try:
-            previous = layer(sources[0] if len(sources) == 1 else sources)
+            previous = layer(sources[0] if len(sources) == 1 else sources, **spec.call)
         except Exception as exc:  # Keras' shape errors: report them at the layer's line
             shapes = ", ".join(str(_shape(t)) for t in sources)
-            raise config.error(spec.path + (spec.type,),
+            raise config.error(spec.path + (spec.entry_key,),
                                f"{spec.type} cannot take input of shape {shapes}: {_first_line(exc)}") from exc
         tensors[spec.name] = previous
     _check_activations(config, tensors)
@@ -57,7 +62,7 @@ def _make_layer(config: Config, spec: LayerSpec) -> Any:
     try:
         return cls(name=spec.name, **spec.args)
     except Exception as exc:  # Keras validates its own arguments: its message, our location
-        raise config.error(spec.path + (spec.type,), f"Keras rejected the arguments: {_first_line(exc)}") from exc
+        raise config.error(spec.path + (spec.entry_key,), f"Keras rejected the arguments: {_first_line(exc)}") from exc
 
 
 def _check_window_fits(config: Config, spec: LayerSpec, layer: Any, source: Any) -> None:
@@ -72,7 +77,7 @@ def _check_window_fits(config: Config, spec: LayerSpec, layer: Any, source: Any)
     size = "×".join(map(str, sizes))
     kernel = "×".join(map(str, window.effective))
     raise config.error(
-        spec.path + (spec.type,),
+        spec.path + (spec.entry_key,),
         f"{spec.type} window {kernel} does not fit its {size} input",
         config.input_order_hint()
         or "use a smaller kernel_size or pool_size, padding: same, or a larger model.input_shape")
@@ -93,7 +98,7 @@ def _check_size(config: Config, spec: LayerSpec, layer: Any, source: Any) -> Non
         window *= k
     weights = window * inputs * width
     if weights > MAX_LAYER_WEIGHTS:
-        raise config.error(spec.path + (spec.type,),
+        raise config.error(spec.path + (spec.entry_key,),
                            f"{spec.type} would hold {weights:,} weights ({window}×{inputs}×{width}), over cnnctl's "
                            f"limit of {MAX_LAYER_WEIGHTS:,}", "use fewer units or filters, or pool first")
 
@@ -118,7 +123,7 @@ def _check_activations(config: Config, tensors: dict[str, Any]) -> None:
     if spec is None or input_bytes > MAX_BATCH_ACTIVATION_BYTES:
         where, what = ("model", "input_shape"), f"the input alone {human_bytes(input_bytes)}"
     else:
-        where, what = spec.path + (spec.type,), f"{spec.name}'s output alone {human_bytes(values[largest] * batch * 4)}"
+        where, what = spec.path + (spec.entry_key,), f"{spec.name}'s output alone {human_bytes(values[largest] * batch * 4)}"
     raise config.error(where, f"a training batch of {batch} would hold {human_bytes(total)} of activations "
                               f"(the input and every layer's output, float32; {what}), over cnnctl's limit of "
                               f"{human_bytes(MAX_BATCH_ACTIVATION_BYTES)}",
@@ -164,7 +169,7 @@ def _check_loss_reads_the_output(config: Config, model: Any) -> None:
         return
     spec, activation = found
     which = "the last layer" if spec is config.layers[-1] else "the last layer with an activation"
-    where, loss = spec.path + (spec.type,), config.loss.name
+    where, loss = spec.path + (spec.entry_key,), config.loss.name
     if not from_logits and activation in RAW_SCORES:
         wanted = "sigmoid" if "binary" in loss.lower() else "softmax"
         raise config.error(where, f"{which} ({spec.name}) outputs raw scores (activation {activation}) but {loss} "
@@ -187,7 +192,7 @@ def _output_activation(config: Config, model: Any) -> tuple[LayerSpec, str] | No
     index = len(config.layers) - 1
     while index >= 0:
         spec = config.layers[index]
-        layer = model.get_layer(spec.name)
+        layer = model.get_layer(spec.layer_name)
         if isinstance(layer, keras.layers.Softmax):
             return spec, "softmax"
         if callable(getattr(layer, "activation", None)):

@@ -49,14 +49,17 @@ def summarize_model(model: Any, config: Config) -> Summary:
     by_name = {layer.name: layer for layer in model.layers}
     rows = []
     previous = INPUT
+    uses: dict[str, int] = {}
     for spec in config.layers:
-        layer = by_name[spec.name]
-        in_shape = tuple(layer.input.shape[1:]) if not isinstance(layer.input, list) else ()
+        layer = by_name[spec.layer_name]
+        use = uses[spec.layer_name] = uses.get(spec.layer_name, -1) + 1
+        node_input, node_output = _node_tensors(layer, use)
+        in_shape = tuple(node_input.shape[1:]) if not isinstance(node_input, (list, tuple)) else ()
         rows.append(LayerRow(
             name=spec.name,
-            type=spec.type,
-            output_shape=config.in_config_order(tuple(layer.output.shape[1:])),
-            params=layer.count_params(),
+            type=f"{spec.type} (shares {spec.shares})" if spec.shares else spec.type,
+            output_shape=config.in_config_order(tuple(node_output.shape[1:])),
+            params=0 if spec.shares else layer.count_params(),
             weights_per_filter=_weights_per_filter(layer),
             arithmetic=_arithmetic(layer, in_shape),
             inputs=spec.inputs or (previous,),
@@ -74,6 +77,19 @@ def summarize_model(model: Any, config: Config) -> Summary:
         non_trainable_params=total - trainable,
         size_bytes=sum(int(np.prod(w.shape)) * np.dtype(w.dtype).itemsize for w in model.weights),
     )
+
+
+def _node_tensors(layer: Any, use: int) -> tuple[Any, Any]:
+    """The input and output of the layer's `use`-th application (a `Reuse` is a later one).
+
+    `layer.input` raises for a layer applied more than once, so a shared layer's are read from its nodes,
+    in the order the model applied it (Keras keeps them in `_inbound_nodes`; no public accessor).
+    """
+    if use == 0 and len(layer._inbound_nodes) <= 1:
+        return layer.input, layer.output
+    node = layer._inbound_nodes[use]
+    inputs, outputs = node.input_tensors, node.output_tensors
+    return (inputs[0] if len(inputs) == 1 else list(inputs)), outputs[0]
 
 
 def _weights_per_filter(layer: Any) -> int | None:

@@ -17,6 +17,13 @@
                 results.json      status, test metrics, timings, device, data, versions
                 report.html       `cnnctl report RUN`: all of the above on one page, images inlined
                 .lock             held by the process writing the folder, with its id
+
+    runs/<study>/                 `cnnctl tune`: one study
+                 trial-0000/      each trial's run folder, as above
+                 study.db         the Optuna study (SQLite), unless --storage names a database
+                 study.json       the trials, the best one and parameter importance, written at the end
+                 best.yaml        the best trial's complete config: `cnnctl train` reproduces it
+                 params.png       each parameter against the metric
 """
 
 CONFIG = "config.yaml"
@@ -37,3 +44,9 @@ REPORT = "report.html"
 LOCK = ".lock"
 EXPORT = "export"
 EXPORT_RECORD = "export.json"
+
+STUDY_DB = "study.db"
+STUDY_RECORD = "study.json"
+BEST_CONFIG = "best.yaml"
+STUDY_PLOT = "params.png"
+TRIAL = "trial-{:04d}"  # a trial's run folder, by its number in the study

@@ -63,13 +63,15 @@ class _Session:
 
 
 def train(config: Config, runs_dir: str | Path = "runs", name: str | None = None, device: str = "auto",
-          say: Say = lambda line, kind: print(line), progress: Any = None) -> Run:
+          say: Say = lambda line, kind: print(line), progress: Any = None, callbacks: tuple[Any, ...] = ()) -> Run:
     """Train `config` and write `runs_dir/<name>/`; return the folder and its results.
 
     `say(line, kind)` receives each line to show, kind being `info` (set-up),
     `epoch`, `event` (precision, divergence, halving, interruption) or `result`;
     `progress`, if given, is a factory `(epochs, steps, batch_size) -> keras
-    Callback` for a live display.
+    Callback` for a live display. `callbacks`: more Keras callbacks, run after cnnctl's own at each
+    epoch's end and before its checkpoint (`cnnctl tune` reports each epoch to Optuna's pruner with one:
+    a callback that sets `model.stop_training` ends the run early, tested and `completed`, as EarlyStopping does).
     """
     stops = _StopRequests(say)
     with stops.installed(), _own_keras_state():
@@ -85,7 +87,7 @@ def train(config: Config, runs_dir: str | Path = "runs", name: str | None = None
                 run.write_config(config.resolved())
             _write_summary(run, session)
             say(f"run folder: {run.path}", "info")
-            return _fit(run, session, _new_results(run, session), None, say, progress, stops)
+            return _fit(run, session, _new_results(run, session), None, say, progress, stops, callbacks)
         except KeyboardInterrupt:
             say(f"interrupted: `cnnctl resume {run.path}` continues where it stopped", "event")
             raise
@@ -95,18 +97,18 @@ def train(config: Config, runs_dir: str | Path = "runs", name: str | None = None
 
 
 def resume(folder: str | Path, device: str = "auto", say: Say = lambda line, kind: print(line),
-           progress: Any = None, overrides: list[str] | tuple[str, ...] = ()) -> Run:
+           progress: Any = None, overrides: list[str] | tuple[str, ...] = (), callbacks: tuple[Any, ...] = ()) -> Run:
     """Continue a stopped run (interrupted, killed, failed, or stopped during set-up) in the same folder.
 
     It picks up after the last completed epoch; a run whose epochs were all done is saved and tested.
     `overrides` (`train.epochs=30`: see `changes.RESUME_KEYS`) are written into its config.yaml; more
-    epochs also continue a completed run.
+    epochs also continue a completed run. `callbacks`: as `train` takes them.
     """
     stops = _StopRequests(say)
     with stops.installed(), _own_keras_state():
         run = RunFolder.open(Path(folder))
         try:
-            return _resume(run, device, say, progress, stops, overrides)
+            return _resume(run, device, say, progress, stops, overrides, callbacks)
         except KeyboardInterrupt:
             say(f"interrupted: `cnnctl resume {run.path}` continues where it stopped", "event")
             raise
@@ -130,7 +132,7 @@ def _own_keras_state() -> Iterator[None]:
 
 
 def _resume(run: RunFolder, device: str, say: Say, progress: Any, stops: "_StopRequests",
-            overrides: list[str] | tuple[str, ...] = ()) -> Run:
+            overrides: list[str] | tuple[str, ...] = (), callbacks: tuple[Any, ...] = ()) -> Run:
     from cnnctl.training.changes import check_resume_overrides, more_epochs
     from cnnctl.training.checkpoint import load_checkpoint
 
@@ -163,7 +165,7 @@ def _resume(run: RunFolder, device: str, say: Say, progress: Any, stops: "_StopR
     results.error, results.status, results.device = None, "running", session.device
     say(f"resuming {run.path} after epoch {epoch}" if epoch < config.train.epochs else
         f"resuming {run.path}: all {plural(epoch, 'epoch')} are done; saving and testing", "info")
-    return _fit(run, session, results, state, say, progress, stops)
+    return _fit(run, session, results, state, say, progress, stops, callbacks)
 
 
 def _write_summary(run: RunFolder, session: _Session) -> None:
@@ -200,7 +202,7 @@ def _prepare(config: Config, device: str, say: Say) -> _Session:
 
 
 def _fit(run: RunFolder, s: _Session, results: Results, state: dict[str, Any] | None, say: Say,
-         progress: Any, stops: "_StopRequests") -> Run:
+         progress: Any, stops: "_StopRequests", extra: tuple[Any, ...] = ()) -> Run:
     """Train the remaining epochs, save the model and test it; results.json says how it ended.
 
     The status stays `running` (with this process's id, and a guardian to mark it failed if the
@@ -264,7 +266,7 @@ def _fit(run: RunFolder, s: _Session, results: Results, state: dict[str, Any] | 
     callbacks = [cb.FirstStep(first_step),
                  cb.StopOnSignal(stops.requested), cb.EpochLog(min(len(s.data.train), steps * t.batch_size), log_epoch),
                  *event_files(config, run.path / files.TENSORBOARD),
-                 *stateful, cb.Checkpointer(checkpoint, first_epoch)]
+                 *stateful, *extra, cb.Checkpointer(checkpoint, first_epoch)]
     if state:
         callbacks.append(cb.Restore(stateful, state["callbacks"], state["arrays"]))
     if progress is not None:  # first, so the bar is gone before the epoch's line is printed

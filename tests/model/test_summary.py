@@ -138,3 +138,40 @@ def test_same_seed_same_initial_weights():
     a, b = build_model(config), build_model(config)
     for wa, wb in zip(a.get_weights(), b.get_weights()):
         np.testing.assert_array_equal(wa, wb)
+
+
+SHARED = """\
+model:
+  input_shape: [12, 12, 3]
+  layers:
+    - Conv2D: {name: stem, filters: 4, kernel_size: 3, padding: same}
+    - Conv2D: {name: twice, filters: 4, kernel_size: 3}
+    - Reuse: {layer: twice}
+    - Dropout: {rate: 0.5, call: {training: false}}
+    - Flatten
+    - Dense: {units: 2, activation: softmax}
+"""
+
+
+def test_a_reused_layer_is_one_layer_with_two_uses():
+    config = parse_config(SHARED)
+    model = build_model(config)
+    assert [layer.name for layer in model.layers].count("twice") == 1
+    assert len(model.get_layer("twice")._inbound_nodes) == 2
+    s = summarize(config)
+    row = s.layers[2]
+    assert (row.name, row.type, row.params, row.output_shape) == ("twice_use2", "Conv2D (shares twice)", 0, (8, 8, 4))
+    assert s.layers[1].output_shape == (10, 10, 4)
+    assert s.total_params == 112 + 148 + 8 * 8 * 4 * 2 + 2  # the shared kernel counted once
+
+
+def test_call_arguments_reach_the_layer():
+    """`call: {training: false}` is recorded on the layer's use, as Keras records `layer(x, training=False)`
+    (and saves it in a .keras file); a model called without a training flag keeps the Dropout off."""
+    model = build_model(parse_config(SHARED))
+    dropout = next(layer for layer in model.get_config()["layers"] if layer["name"] == "dropout")
+    assert dropout["inbound_nodes"][0]["kwargs"] == {"training": False}
+    x = np.ones((1, 12, 12, 3), "float32")
+    probe = keras().Model(model.input, [model.get_layer("dropout").input, model.get_layer("dropout").output])
+    before, after = probe(x)
+    np.testing.assert_array_equal(np.asarray(before), np.asarray(after))
