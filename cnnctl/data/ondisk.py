@@ -130,6 +130,8 @@ class ImageFiles(DiskImages):
         import tensorflow as tf
 
         good = np.zeros(len(self), bool)
+        if not len(self):  # nothing to read (no mistakes to show, say): tf.data is not needed
+            return good
         try:
             for images, where in self.batches(tf.range(len(self), dtype=tf.int64), READ_CHUNK, False, training,
                                               to_end=True):
@@ -144,7 +146,7 @@ class ImageFiles(DiskImages):
         import tensorflow as tf
 
         to_end = not training if to_end is None else to_end
-        paths = tf.constant(self.files)
+        paths = tf.constant(self.files, tf.string)  # typed: an empty split is a list of no strings
         height, width, channels = self.item_shape
         order = tf.convert_to_tensor(order, tf.int64)
         end = tf.size(order, tf.int64)

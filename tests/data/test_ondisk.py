@@ -182,3 +182,8 @@ def test_a_damaged_last_file_is_found_too(folder, tmp_path):
     skipping, _, _ = index_image_folder(copy, 12, 10, 3, on_corrupt="skip")
     _, good = skipping.read_decodable(skipping.rows)
     assert good.tolist() == [True] * 44 + [False] and skipping.skipped == [bad]
+
+
+def test_no_rows_read_as_no_images(streamed):
+    files, _, _ = streamed
+    assert np.asarray(files[[]]).shape == (0, 12, 10, 3)
