@@ -17,7 +17,7 @@ from cnnctl.config.source import KeyPath, Origins
 from cnnctl.config.spec import DataSection, ModelSection, SyntheticData
 from cnnctl.errors import Problem, did_you_mean, human_bytes
 
-SOURCE_KEYS = {"source", "path", "test_path", "test_split"}
+SOURCE_KEYS = {"source", "path", "test_path", "test_split", "cache", "cache_dir", "on_corrupt"}
 PATH_SOURCES = {"idx": "a folder of IDX files", "npz": "a .npz file", "folder": "a folder of class sub-folders"}
 # Randomness in augmentation comes from train.seed, the epoch and the step (see cnnctl.data.augment).
 # Synthetic images are generated in memory as float32, about three times that at the peak of generating them;
@@ -56,6 +56,25 @@ def _check_source_keys(data: DataSection, origins: Origins) -> list[Problem]:
     if data.test_path is not None and data.test_split is not None:
         problems.append(origins.problem(here + ("test_split",), "test_split and test_path both give a test split",
                                         "keep one"))
+    return problems + _check_cache_keys(data, origins)
+
+
+def _check_cache_keys(data: DataSection, origins: Origins) -> list[Problem]:
+    """`cache`, `cache_dir` and `on_corrupt` where they mean something: files read from disk."""
+    problems, here = [], ("data",)
+    if data.on_corrupt is not None and data.source != "folder":
+        problems.append(origins.problem(here + ("on_corrupt",), "only source folder reads on_corrupt",
+                                        "remove data.on_corrupt"))
+    if data.cache in ("disk", "none") and data.source not in PATH_SOURCES:
+        problems.append(origins.problem(here + ("cache",), f"source {data.source} is always held in memory: "
+                                        f"cache {data.cache} is for {', '.join(PATH_SOURCES)}",
+                                        "remove data.cache"))
+    elif data.cache == "disk" and data.cache_dir is None:
+        problems.append(origins.problem(here + ("cache",), "cache disk needs data.cache_dir",
+                                        "set data.cache_dir to a folder for the decoded images"))
+    if data.cache_dir is not None and data.cache in ("memory", "none"):
+        problems.append(origins.problem(here + ("cache_dir",), f"cache {data.cache} writes no files: only cache "
+                                        "disk uses cache_dir", "remove data.cache_dir, or set data.cache: disk"))
     return problems
 
 

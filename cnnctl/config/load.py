@@ -21,7 +21,7 @@ from cnnctl.config.spec import ConfigFile, DataSection, ModelSection, SearchSect
 from cnnctl.errors import CnnctlError, Problem, did_you_mean, in_file_order
 
 EXTENSION_PREFIX = "x-"  # top-level keys that cnnctl ignores: a home for YAML anchors, as in Compose files
-PATH_KEYS = ("path", "test_path", "data_dir")  # data keys naming files or folders (see `_resolve_paths`)
+PATH_KEYS = ("path", "test_path", "data_dir", "cache_dir")  # data keys naming files or folders (see `_resolve_paths`)
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,20 @@ class DataSection(Section):
     augment: list[Any] = Field(
         [], description="Keras image augmentation layers applied to training batches only, in order, seeded from "
                         "train.seed: `- RandomFlip: {mode: horizontal}`. They see pixels in 0-255.")
+    cache: Union[Literal["memory", "disk", "none"], None] = Field(
+        None, description="`folder`, `idx`, `npz`: where decoded images are kept. `memory`: decoded once, held in "
+                          "memory (fastest when they fit); `disk`: decoded once into `cache_dir` and read from there "
+                          "(memory-mapped); `none`: read from the files at every batch (a folder's images are "
+                          "decoded in parallel, an uncompressed IDX or .npz file is memory-mapped). Default: "
+                          "`memory` when the decoded images take at most a quarter of this machine's memory, else "
+                          "`disk` if `cache_dir` is set, else `none`; the choice is printed.")
+    cache_dir: Union[str, None] = Field(
+        None, description="The folder `cache: disk` writes decoded images to (reused while the files are "
+                          "unchanged); relative as `path`.")
+    on_corrupt: Union[Literal["stop", "skip"], None] = Field(
+        None, description="`folder`: a training image that cannot be decoded stops the run with its name (`stop`, "
+                          "default; resume once it is replaced) or is left out, named on stderr and in "
+                          "results.json (`skip`). A damaged test or validation image always stops.")
     synthetic: SyntheticData = Field(default_factory=SyntheticData, description="Options of the synthetic source.")
 
 

@@ -15,11 +15,15 @@ import os
 import re
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from cnnctl.data.files import open_regular
 from cnnctl.errors import CnnctlError, Problem
+
+if TYPE_CHECKING:
+    from cnnctl.data.ondisk import ImageFiles
 
 # The extensions image_dataset_from_directory reads (Keras' ALLOWLIST_FORMATS), any case.
 IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
@@ -94,11 +98,48 @@ def read_image_folder(path: str | Path, height: int, width: int, channels: int,
     return np.concatenate(images), np.concatenate(labels), found
 
 
-def check_image_files(paths: list[str]) -> None:
+def index_image_folder(path: str | Path, height: int, width: int, channels: int,
+                       class_names: list[str] | None = None, on_corrupt: str = "stop"
+                       ) -> tuple["ImageFiles", np.ndarray, list[str]]:
+    """The files under `path` and their labels, listed and checked but not decoded: `read_image_folder`'s
+    result with images left on disk (`ImageFiles`), in the same order (Keras' own listing, by class,
+    then file name).
+
+    Every header is checked as `read_image_folder` checks it; with `on_corrupt: skip` a file whose header
+    cannot be read is left out, with a warning naming it, instead of stopping.
+    """
+    import sys
+
+    from cnnctl.data.ondisk import ImageFiles
+    from cnnctl.keras_catalog import keras
+
+    keras()
+    # image_dataset_from_directory's own listing (a private module of Keras: the public function decodes too)
+    from keras.src.utils.dataset_utils import index_directory
+
+    path = str(path)
+    found = class_folders(path) if class_names is None else same_classes(path, class_names)
+    files, labels, _ = index_directory(path, "inferred", IMAGE_EXTENSIONS, class_names=found, shuffle=False,
+                                       verbose=False)
+    skipped: list[str] = []
+    sizes = check_image_files(files, skipped if on_corrupt == "skip" else None)
+    for file in skipped:
+        print(f"warning: {file}: cannot decode image, skipped (data.on_corrupt: skip)", file=sys.stderr)
+    left_out = set(skipped)
+    keep = np.array([file not in left_out for file in files], bool)
+    images = ImageFiles(np.array(files, dtype=object)[keep], None, height, width, channels, on_corrupt, skipped,
+                        resize=sizes != {(height, width)})
+    return images, np.asarray(labels, np.int64)[keep], found
+
+
+def check_image_files(paths: list[str], skipped: list[str] | None = None) -> set[tuple[int, int]]:
     """Each file is a regular file whose header (read by Pillow; nothing is decoded) declares at most
-    `MAX_IMAGE_PIXELS` pixels: TensorFlow decodes whatever size a header says, at full size, before resizing."""
+    `MAX_IMAGE_PIXELS` pixels: TensorFlow decodes whatever size a header says, at full size, before resizing.
+    With `skipped`, a file whose header cannot be read is added to it instead of stopping.
+    Returns the `(height, width)` sizes found."""
     from PIL import Image
 
+    sizes = set()
     for file in paths:
         with open_regular(file) as f:
             try:
@@ -112,10 +153,15 @@ def check_image_files(paths: list[str]) -> None:
                 raise _too_large(file, f"{int(count[1]):,}" if count else
                                  f"more than {2 * Image.MAX_IMAGE_PIXELS:,}") from None
             except Exception as exc:  # noqa: BLE001 - Pillow raises many kinds on damaged headers
+                if skipped is not None:
+                    skipped.append(file)
+                    continue
                 raise _cannot_decode(file, str(exc) or type(exc).__name__) from None
         if width * height * frames > MAX_IMAGE_PIXELS:
             size = f"{height}×{width}" if frames == 1 else f"{frames} frames of {height}×{width}"  # as shapes read
             raise _too_large(file, f"{size} = {width * height * frames:,}")
+        sizes.add((height, width))
+    return sizes
 
 
 def _too_large(file: str, pixels: str) -> CnnctlError:

@@ -59,7 +59,8 @@ def channel_stats(images: np.ndarray, scale: float) -> tuple[tuple[float, ...], 
     channels = images.shape[-1]
     total, squares, count = np.zeros(channels), np.zeros(channels), 0
     for start in range(0, len(images), CHUNK):
-        chunk = images[start:start + CHUNK].reshape(-1, channels).astype(np.float64) * scale
+        # np.asarray: images on disk (cnnctl.data.ondisk) are read a chunk at a time
+        chunk = np.asarray(images[start:start + CHUNK]).reshape(-1, channels).astype(np.float64) * scale
         total += chunk.sum(axis=0)
         squares += np.square(chunk).sum(axis=0)
         count += len(chunk)

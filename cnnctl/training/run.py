@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterator
 from cnnctl import STARTED, keras_catalog
 from cnnctl.config import Config, load_config
 from cnnctl.config.components import ComponentSpec
+from cnnctl.data.ondisk import corrupt_file_error
 from cnnctl.data.pipeline import check_dataset, eval_dataset, label_encoder, steps_per_epoch, train_dataset
 from cnnctl.data.prepare import Data, check_labels, describe, load_data
 from cnnctl.errors import CnnctlError, Problem, plural
@@ -336,10 +337,13 @@ def _fit(rec: FolderRecorder, s: _Session, results: Results, state: dict[str, An
         status = "interrupted"
         raise
     except BaseException as exc:
+        # One line, not a traceback: a worker of the cluster lost, or an image file found damaged mid-run.
         lost = distribute.lost_peer(exc, s.placement)
-        results.error = str(lost.problems[0].message) if lost else f"{type(exc).__name__}: {exc}"
-        if lost:
-            raise lost from None
+        named = None if lost else corrupt_file_error(exc)
+        results.error = (str(lost.problems[0].message) if lost else str(named.problems[0]) if named
+                         else f"{type(exc).__name__}: {exc}")
+        if lost or named:
+            raise (lost or named) from None
         raise
     finally:  # the final word is written whole, even under a second Ctrl-C
         with stops.shield():

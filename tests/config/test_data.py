@@ -21,6 +21,8 @@ def problems(data: str) -> list[str]:
     "  {source: npz, path: data/shapes.npz, scale: standardize, resize: true}",
     "  {source: folder, path: data/train, test_path: data/test}",
     "  {source: folder, path: data/all, test_split: 0.3, limit: 100}",
+    "  {source: folder, path: data/all, cache: disk, cache_dir: /tmp/decoded, on_corrupt: skip}",
+    "  {source: idx, path: data/kmnist, cache: none}",
     "  {source: fashion_mnist, data_dir: ~/datasets, augment: [{RandomFlip: {mode: horizontal}}, RandomInvert]}",
 ])
 def test_valid_data_sections_round_trip(data):
@@ -37,6 +39,17 @@ def test_valid_data_sections_round_trip(data):
     ("  {source: folder, path: a, test_path: b, test_split: 0.1}",
      "<string>:2: data.test_split: test_split and test_path both give a test split (keep one)"),
     ("  scale: zscore", "<string>:2: data.scale: expected 'unit' or 'standardize', got 'zscore'"),
+    ("  {source: npz, path: d.npz, on_corrupt: skip}",
+     "<string>:2: data.on_corrupt: only source folder reads on_corrupt (remove data.on_corrupt)"),
+    ("  {source: mnist, cache: none}", "<string>:2: data.cache: source mnist is always held in memory: cache none "
+                                       "is for idx, npz, folder (remove data.cache)"),
+    ("  {source: folder, path: a, cache: disk}",
+     "<string>:2: data.cache: cache disk needs data.cache_dir (set data.cache_dir to a folder for the decoded images)"),
+    ("  {source: folder, path: a, cache: none, cache_dir: c}",
+     "<string>:2: data.cache_dir: cache none writes no files: only cache disk uses cache_dir (remove "
+     "data.cache_dir, or set data.cache: disk)"),
+    ("  {source: folder, path: a, cache: fast}",
+     "<string>:2: data.cache: expected 'memory', 'disk' or 'none', got 'fast'"),
 ])
 def test_source_keys(data, expected):
     assert problems(data) == [expected]
@@ -100,12 +113,14 @@ def test_data_paths_in_a_file_start_at_its_folder_and_set_ones_at_the_current_fo
     (tmp_path / "configs").mkdir()
     (tmp_path / "elsewhere").mkdir()
     config_file = tmp_path / "configs" / "net.yaml"
-    config_file.write_text("data: {source: folder, path: ../images, test_path: ~/test}\n" + MODEL)
+    config_file.write_text("data: {source: folder, path: ../images, test_path: ~/test, cache_dir: ../cache}\n"
+                           + MODEL)
     monkeypatch.chdir(tmp_path / "elsewhere")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     config = load_config(config_file)
     assert config.data.path == str(tmp_path / "images")
     assert config.data.test_path == str(tmp_path / "home" / "test")
+    assert config.data.cache_dir == str(tmp_path / "cache")
     typed = load_config(config_file, ["data.path=images"])
     assert typed.data.path == str(tmp_path / "elsewhere" / "images")
     whole = load_config(config_file, ["data={source: npz, path: d.npz}"])

@@ -1,0 +1,154 @@
+"""Does a streamed image folder keep memory flat, keep up with the model, and start in seconds? (issue #21)
+
+Generates two folders of 64×64×3 PNGs (5,000 and 50,000 by default; written
+once under ROOT and reused, see make_folder.py) and trains one epoch of a
+small net on each with `cnnctl train`, each in its own process so its
+results.json reports its own peak RSS and time to the first step:
+
+- `none` on each folder: images streamed from the files (`data.cache: none`);
+- `memory` on the largest: every image decoded before the first step, the
+  pipeline then only gathers uint8 arrays, so its images/s is the model's
+  own consumption rate on this machine over the same images.
+
+    python benchmarks/streaming.py [--root /work/bench-data] [--counts 5000 50000] [--epochs 1]
+
+Prints one row per run (peak RSS, images/s, seconds to the first step, wall
+seconds, load average before and after), the three acceptance figures, and
+what the streamed pipeline delivers alone (no model): on a machine whose
+cores the decoding shares with the model, that says whether the pipeline
+could be the bottleneck. Each run's memory over time is left in its run
+folder (`rss_samples.csv`).
+The machine's load is printed because these runs share the CPU with whatever
+else runs: record it with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_folder import make_folder  # noqa: E402  (a sibling script)
+
+CONFIG = """\
+name: streaming
+data:
+  source: folder
+  path: {path}
+model:
+  input_shape: [64, 64, 3]
+  layers:
+    - Conv2D: {{filters: 16, kernel_size: 3, strides: 2, activation: relu}}
+    - Conv2D: {{filters: 32, kernel_size: 3, activation: relu}}
+    - MaxPooling2D
+    - Conv2D: {{filters: 64, kernel_size: 3, activation: relu}}
+    - GlobalAveragePooling2D
+    - Dense: {{units: 10, activation: softmax}}
+train:
+  optimizer: adam
+  batch_size: 64
+  epochs: {epochs}
+  validation: null
+  seed: 0
+"""
+
+
+def train(root: Path, count: int, cache: str, epochs: int) -> dict:
+    """One `cnnctl train` in a fresh process; its results.json figures, with the load around it."""
+    folder = make_folder(root / f"png{count // 1000}k", count)
+    config = root / "streaming.yaml"
+    config.write_text(CONFIG.format(path=folder, epochs=epochs))
+    name = f"{cache}-{count}-{len(list((root / 'runs').glob(f'{cache}-{count}-*')))}"
+    load_before = os.getloadavg()[0]
+    start = time.perf_counter()
+    child = subprocess.Popen([sys.executable, "-m", "cnnctl", "train", str(config), "--runs-dir",
+                              str(root / "runs"), "--name", name, "--set", f"data.cache={cache}", "--device", "cpu",
+                              "--quiet"])
+    samples = []  # (seconds since start, resident MiB), to see when memory is taken
+    while child.poll() is None:
+        samples.append((time.perf_counter() - start, _resident_mb(child.pid)))
+        time.sleep(0.5)
+    if child.returncode:
+        raise SystemExit(f"cnnctl train exited with {child.returncode}")
+    wall = time.perf_counter() - start
+    (root / "runs" / name / "rss_samples.csv").write_text(
+        "seconds,rss_mb\n" + "".join(f"{t:.1f},{m:.0f}\n" for t, m in samples if m))
+    results = json.loads((root / "runs" / name / "results.json").read_text())
+    return {"images": count, "cache": cache, "train": results["data"]["train"],
+            "peak_rss_mb": results["peak_rss_mb"], "images_per_second": results["images_per_second"],
+            "seconds_to_first_step": results["seconds_to_first_step"], "wall_seconds": round(wall, 1),
+            "load": f"{load_before:.1f} → {os.getloadavg()[0]:.1f}"}
+
+
+def pipeline_alone(root: Path, count: int, batches: int = 300) -> float:
+    """Images/s the streamed training pipeline delivers with no model taking them (decode, batch, scale)."""
+    from cnnctl.config import load_config
+    from cnnctl.data.pipeline import label_encoder, train_dataset
+    from cnnctl.data.prepare import load_data
+
+    config = load_config(root / "streaming.yaml", [f"data.path={root / f'png{count // 1000}k'}", "data.cache=none"])
+    data = load_data(config, (64, 64, 3))
+    dataset, _ = train_dataset(data.train, 64, 0, 0, 1, data.prepare, label_encoder(config.loss.name, 10))
+    start = time.perf_counter()
+    for _ in dataset.take(batches):
+        pass
+    return batches * 64 / (time.perf_counter() - start)
+
+
+def _resident_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", default="/work/bench-data", type=Path)
+    parser.add_argument("--counts", nargs="+", type=int, default=[5000, 50000])
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=2, help="streamed and in-memory runs on the largest folder")
+    args = parser.parse_args()
+    shutil.rmtree(args.root / "runs", ignore_errors=True)  # the last benchmark's runs
+    (args.root / "runs").mkdir(parents=True)
+    largest = max(args.counts)
+    rows = [train(args.root, count, "none", args.epochs) for count in args.counts if count != largest]
+    pairs = []  # streamed and in memory on the largest folder, alternated: the machine's load drifts
+    for repeat in range(args.repeats):
+        kinds = ("none", "memory") if repeat % 2 == 0 else ("memory", "none")
+        pairs += [train(args.root, largest, kind, args.epochs) for kind in kinds]
+    rows += pairs
+    alone = pipeline_alone(args.root, largest)
+    keys = list(rows[0])
+    print("| " + " | ".join(keys) + " |")
+    print("|" + " --- |" * len(keys))
+    for row in rows:
+        print("| " + " | ".join(f"{row[k]:,}" if isinstance(row[k], int) else str(row[k]) for k in keys) + " |")
+    small = rows[0]
+    large, memory = ({k: statistics.median(r[k] for r in pairs if r["cache"] == kind)
+                      for k in ("images", "peak_rss_mb", "images_per_second", "seconds_to_first_step")}
+                     for kind in ("none", "memory"))
+    print(f"medians over {args.repeats} alternated runs of each on {largest:,} images")
+    print(f"peak RSS, {large['images']:,} vs {small['images']:,} streamed: "
+          f"{large['peak_rss_mb'] / small['peak_rss_mb'] - 1:+.1%} (acceptance: within ±20%)")
+    print(f"images/s streamed {large['images_per_second']:,.1f} vs the model's own (from memory) "
+          f"{memory['images_per_second']:,.1f}: {large['images_per_second'] / memory['images_per_second']:.2f}×")
+    print(f"the streamed pipeline alone, no model: {alone:,.0f} images/s "
+          f"({alone / memory['images_per_second']:.1f}× the model's rate)")
+    print(f"seconds to the first step on {large['images']:,} images: streamed {large['seconds_to_first_step']}, "
+          f"decoded into memory first {memory['seconds_to_first_step']}")
+
+
+if __name__ == "__main__":
+    main()
