@@ -28,6 +28,7 @@ from cnnctl.config.components import ComponentSpec
 from cnnctl.errors import CnnctlError, Problem
 from cnnctl.runfolder import files
 from cnnctl.runfolder.folder import NAME
+from cnnctl.tune.fresh import Job, run_fresh
 from cnnctl.tune.space import check_ends
 from cnnctl.tune.storage import default_url, open_storage, study_lock
 from cnnctl.tune.summary import trial_rows
@@ -106,9 +107,16 @@ def tune(path: str, overrides: tuple[str, ...] = (), trials: int | None = None, 
     plan = Plan(path, (*overrides, *stop), config, folder, metric, maximize, device)
     where = f"{folder / files.STUDY_DB} (SQLite)" if storage is None else _shown(url)
     say(f"study {name}: {wanted} trials, {'maximize' if maximize else 'minimize'} {metric}; storage {where}; "
-        f"trial runs in {folder}/", "info")
+        f"trial runs in {folder}/, each trial in {'a fresh process' if search.process == 'fresh' else 'this process'}",
+        "info")
+
     def changed() -> None:
         on_change(name, metric, trial_rows(study, search.space))
+
+    def told(line: str, kind: str) -> None:  # a fresh process's lines; the table shows its values as it starts
+        say(line, kind)
+        if kind == "trial":
+            changed()
 
     changed()
     while True:
@@ -126,7 +134,11 @@ def tune(path: str, overrides: tuple[str, ...] = (), trials: int | None = None, 
             continue
         changed()
         try:
-            run_trial(study, trial, plan, say)
+            if search.process == "fresh":
+                job = Job(url, name, trial._trial_id, trial.number, plan, study.sampler, study.pruner)
+                run_fresh(study, trial, job, told)
+            else:
+                run_trial(study, trial, plan, say)
         finally:
             changed()
     return Outcome(name, folder, url, study, plan, wanted)

@@ -95,6 +95,7 @@ def run_trial(study: Any, trial: Any, plan: Plan, say: Callable[[str, str], None
         gc.collect()
     trial.set_user_attr("status", run.results.status)
     trial.set_user_attr("rss_mb", resident_mb())
+    trial.set_user_attr("peak_mb", peak_mb())
     if run.results.status == "diverged":
         _tell(study, trial, state.PRUNED, outcome="diverged")
     elif report.pruned_after is not None:
@@ -147,6 +148,16 @@ def resident_mb() -> float | None:
         with open("/proc/self/statm") as f:
             return round(int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
     except (OSError, ValueError, IndexError):
+        return None
+
+
+def peak_mb() -> float | None:
+    """This process's highest resident memory so far (Linux's VmHWM): a fresh trial process's peak."""
+    try:
+        with open("/proc/self/status") as f:
+            line = next(l for l in f if l.startswith("VmHWM:"))
+        return round(int(line.split()[1]) / 1024, 1)
+    except (OSError, ValueError, IndexError, StopIteration):
         return None
 
 
