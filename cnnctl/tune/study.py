@@ -9,6 +9,9 @@ under the study's lock it fails trials whose process is gone, queues interrupted
 run again, counts the trials finished, running and queued, and takes the next one only while they
 fall short of the number asked for. The lock makes the count exact with any number of workers.
 
+Each trial trains in a process of its own (`search.process: fresh`, cnnctl.tune.fresh) or in this one
+(`shared`); either way the same `run_trial` trains it and reports to the same storage.
+
 Interrupted and dead trials are run again by our own re-queue (Optuna's `RetryHeartbeatStaleTrialCallback`
 makes the copy; optuna#6283: `optimize` alone never re-runs a trial whose process died), and the copy
 resumes the trial's run folder from its last checkpoint where that folder is on this machine.

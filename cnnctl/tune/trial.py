@@ -1,8 +1,10 @@
 """One trial: its config (the base config and the trial's values, as `--set` overrides), trained by the
 same `train()` as `cnnctl train` into runs/<study>/trial-NNNN/, each epoch reported to Optuna's pruner.
 
-Trials run in this process, one after another (TensorFlow's start-up is paid once): `train()` clears
-Keras' session and restores the dtype policy around each run, and each run records its own start time.
+`run_trial` runs in the process that trains: a fresh one per trial (`search.process: fresh`, the default;
+cnnctl.tune.fresh starts it) or the `cnnctl tune` process itself (`shared`: TensorFlow's start-up is paid
+once; `train()` clears Keras' session and restores the dtype policy around each run, and each run records
+its own start time, but TensorFlow keeps about 2 MiB a fitted model: tensorflow#61791).
 
 How a trial ends, in Optuna and in its run folder:
     completed run        -> COMPLETE, its value the metric's best over the epochs
