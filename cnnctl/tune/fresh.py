@@ -94,11 +94,15 @@ def run_fresh(study: Any, trial: Any, job: Job, say: Callable[[str, str], None])
         raise CnnctlError(ending[1], details=ending[2])
     if ending[:1] == ("bug",):
         raise TrialProcessFailed(f"trial {job.number}'s process failed:\n{ending[1]}")
+    code = child.exitcode or 0
+    if ending[:1] != ("done",) and code > 0:  # it could not start the trial (its error is above): not for a rerun
+        _settle(study, trial, "error")
+        raise TrialProcessFailed(f"trial {job.number}'s process ended with exit status {code} before it "
+                                 "said how the trial ended (its error is above)")
     if ending[:1] != ("done",):
-        code = child.exitcode or 0
-        how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
         if _settle(study, trial, "died"):
-            say(f"trial {job.number}'s process died ({how}): the trial runs again, resuming its run folder", "event")
+            say(f"trial {job.number}'s process died (killed by {signal.Signals(-code).name}): the trial runs "
+                "again, resuming its run folder", "event")
 
 
 def _child(job: Job, pipe: Any) -> None:

@@ -21,8 +21,8 @@ from cnnctl.tune.study import tune  # noqa: E402
 SMOKE = ROOT / "configs" / "tune_smoke.yaml"
 TINY = ("data.synthetic.train_size=100", "data.synthetic.test_size=40", "train.epochs=2")
 FRESH, SHARED = ("search.process=fresh",), ("search.process=shared",)
-TRIALS = 5  # the memory bound below is over TRIALS - 1 trials: a leak of 2 MiB a trial makes 8 MiB
-GROWTH_MIB = 4.0
+TRIALS = 4  # the memory bound below is over TRIALS - 1 trials: a leak of 2 MiB a trial makes 6 MiB
+GROWTH_MIB = 3.0
 COMPARED = 3  # trials run again in one process to compare (a trial's values depend on the trials before it)
 
 
