@@ -82,6 +82,8 @@ def tune(path: str, overrides: tuple[str, ...] = (), trials: int | None = None, 
     if study_name is not None and not NAME.match(study_name):
         raise CnnctlError(Problem(f"study name {study_name!r} is not a plain folder name", "--study",
                                   hint="use letters, digits, '_', '-' and '.'"))
+    if search.process == "fresh":
+        _leave_gpus_to_trials()
     metric = search.metric or config.monitor
     maximize = (search.direction == "maximize") if search.direction else _maximized(metric, config)
     sampler_spec = _component(search.sampler, "samplers", config)
@@ -145,6 +147,18 @@ def tune(path: str, overrides: tuple[str, ...] = (), trials: int | None = None, 
         finally:
             changed()
     return Outcome(name, folder, url, study, plan, wanted)
+
+
+def _leave_gpus_to_trials() -> None:
+    """With trials in fresh processes this one only checks configs (models built, never trained): it hides
+    the GPUs from its own TensorFlow, which would otherwise take most of their memory on its first op and
+    leave the trials' processes none. The trials' processes see them (the setting is per process)."""
+    from cnnctl.training.compile import select_device
+
+    try:
+        select_device("cpu")
+    except RuntimeError:  # TensorFlow already started on them here (tune() called again in one process)
+        pass
 
 
 def _counts(study: Any) -> tuple[int, int, int]:
