@@ -256,6 +256,11 @@ class SearchSection(Section):
     pruner: Union[Component, None] = Field(
         {"MedianPruner": {"n_startup_trials": 2}},
         description="An Optuna pruner from `optuna.pruners`, judged on each epoch's metric; null: none.")
+    process: Literal["fresh", "shared"] = Field(
+        "fresh", description="`fresh`: each trial trains in a new Python process, which ends with the trial, so "
+                             "nothing TensorFlow keeps grows over the study (a few seconds' start-up a trial); "
+                             "`shared`: every trial in the `cnnctl tune` process (no start-up; about 2 MiB more "
+                             "memory a trial, tensorflow#61791).")
     space: dict[str, SearchRange] = Field(
         min_length=1, description="Dotted config keys (as `--set` takes them) and their ranges: "
                                   "`train.batch_size: {choice: [32, 64]}`.")

@@ -9,6 +9,9 @@ under the study's lock it fails trials whose process is gone, queues interrupted
 run again, counts the trials finished, running and queued, and takes the next one only while they
 fall short of the number asked for. The lock makes the count exact with any number of workers.
 
+Each trial trains in a process of its own (`search.process: fresh`, cnnctl.tune.fresh) or in this one
+(`shared`); either way the same `run_trial` trains it and reports to the same storage.
+
 Interrupted and dead trials are run again by our own re-queue (Optuna's `RetryHeartbeatStaleTrialCallback`
 makes the copy; optuna#6283: `optimize` alone never re-runs a trial whose process died), and the copy
 resumes the trial's run folder from its last checkpoint where that folder is on this machine.
@@ -28,6 +31,7 @@ from cnnctl.config.components import ComponentSpec
 from cnnctl.errors import CnnctlError, Problem
 from cnnctl.runfolder import files
 from cnnctl.runfolder.folder import NAME
+from cnnctl.tune.fresh import Job, run_fresh
 from cnnctl.tune.space import check_ends
 from cnnctl.tune.storage import default_url, open_storage, study_lock
 from cnnctl.tune.summary import trial_rows
@@ -78,6 +82,8 @@ def tune(path: str, overrides: tuple[str, ...] = (), trials: int | None = None, 
     if study_name is not None and not NAME.match(study_name):
         raise CnnctlError(Problem(f"study name {study_name!r} is not a plain folder name", "--study",
                                   hint="use letters, digits, '_', '-' and '.'"))
+    if search.process == "fresh":
+        _leave_gpus_to_trials()
     metric = search.metric or config.monitor
     maximize = (search.direction == "maximize") if search.direction else _maximized(metric, config)
     sampler_spec = _component(search.sampler, "samplers", config)
@@ -106,9 +112,16 @@ def tune(path: str, overrides: tuple[str, ...] = (), trials: int | None = None, 
     plan = Plan(path, (*overrides, *stop), config, folder, metric, maximize, device)
     where = f"{folder / files.STUDY_DB} (SQLite)" if storage is None else _shown(url)
     say(f"study {name}: {wanted} trials, {'maximize' if maximize else 'minimize'} {metric}; storage {where}; "
-        f"trial runs in {folder}/", "info")
+        f"trial runs in {folder}/, each trial in {'a fresh process' if search.process == 'fresh' else 'this process'}",
+        "info")
+
     def changed() -> None:
         on_change(name, metric, trial_rows(study, search.space))
+
+    def told(line: str, kind: str) -> None:  # a fresh process's lines; the table shows its values as it starts
+        say(line, kind)
+        if kind == "trial":
+            changed()
 
     changed()
     while True:
@@ -126,10 +139,26 @@ def tune(path: str, overrides: tuple[str, ...] = (), trials: int | None = None, 
             continue
         changed()
         try:
-            run_trial(study, trial, plan, say)
+            if search.process == "fresh":
+                job = Job(url, name, trial._trial_id, trial.number, plan, study.sampler, study.pruner)
+                run_fresh(study, trial, job, told)
+            else:
+                run_trial(study, trial, plan, say)
         finally:
             changed()
     return Outcome(name, folder, url, study, plan, wanted)
+
+
+def _leave_gpus_to_trials() -> None:
+    """With trials in fresh processes this one only checks configs (models built, never trained): it hides
+    the GPUs from its own TensorFlow, which would otherwise take most of their memory on its first op and
+    leave the trials' processes none. The trials' processes see them (the setting is per process)."""
+    from cnnctl.training.compile import select_device
+
+    try:
+        select_device("cpu")
+    except RuntimeError:  # TensorFlow already started on them here (tune() called again in one process)
+        pass
 
 
 def _counts(study: Any) -> tuple[int, int, int]:

@@ -32,7 +32,7 @@ def trial_rows(study: Any, space: dict[str, Any]) -> list[dict[str, Any]]:
                      "params": {k: config_value(space, k, t.params[k]) for k in space if k in t.params},
                      "value": value, "best_so_far": best, "outcome": t.user_attrs.get("outcome"),
                      "run": t.user_attrs.get("run"), "retry_of": t.system_attrs.get("failed_trial"),
-                     "rss_mb": t.user_attrs.get("rss_mb")})
+                     "rss_mb": t.user_attrs.get("rss_mb"), "peak_mb": t.user_attrs.get("peak_mb")})
     return rows
 
 

@@ -1,8 +1,10 @@
 """One trial: its config (the base config and the trial's values, as `--set` overrides), trained by the
 same `train()` as `cnnctl train` into runs/<study>/trial-NNNN/, each epoch reported to Optuna's pruner.
 
-Trials run in this process, one after another (TensorFlow's start-up is paid once): `train()` clears
-Keras' session and restores the dtype policy around each run, and each run records its own start time.
+`run_trial` runs in the process that trains: a fresh one per trial (`search.process: fresh`, the default;
+cnnctl.tune.fresh starts it) or the `cnnctl tune` process itself (`shared`: TensorFlow's start-up is paid
+once; `train()` clears Keras' session and restores the dtype policy around each run, and each run records
+its own start time, but TensorFlow keeps about 2 MiB a fitted model: tensorflow#61791).
 
 How a trial ends, in Optuna and in its run folder:
     completed run        -> COMPLETE, its value the metric's best over the epochs
@@ -95,6 +97,7 @@ def run_trial(study: Any, trial: Any, plan: Plan, say: Callable[[str, str], None
         gc.collect()
     trial.set_user_attr("status", run.results.status)
     trial.set_user_attr("rss_mb", resident_mb())
+    trial.set_user_attr("peak_mb", peak_mb())
     if run.results.status == "diverged":
         _tell(study, trial, state.PRUNED, outcome="diverged")
     elif report.pruned_after is not None:
@@ -147,6 +150,16 @@ def resident_mb() -> float | None:
         with open("/proc/self/statm") as f:
             return round(int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
     except (OSError, ValueError, IndexError):
+        return None
+
+
+def peak_mb() -> float | None:
+    """This process's highest resident memory so far (Linux's VmHWM): a fresh trial process's peak."""
+    try:
+        with open("/proc/self/status") as f:
+            line = next(l for l in f if l.startswith("VmHWM:"))
+        return round(int(line.split()[1]) / 1024, 1)
+    except (OSError, ValueError, IndexError, StopIteration):
         return None
 
 

@@ -89,3 +89,12 @@ def test_train_trains_a_config_with_a_search_section_as_written(write_config, tm
     assert result.exit_code == 0, result.output
     assert "its search: is for `cnnctl tune" in result.output
     assert load_config(tmp_path / "tune_smoke" / "config.yaml").search is None
+
+
+def test_trials_run_in_fresh_processes_unless_the_search_says_shared_and_a_wrong_word_is_at_its_line(
+        write_config):
+    space = "  space:\n    train.batch_size: {choice: [16, 32]}\n"
+    assert load_config(write_config(BASE + "search:\n" + space)).search.process == "fresh"
+    assert load_config(write_config(BASE + "search:\n  process: shared\n" + space)).search.process == "shared"
+    [found] = problems(write_config, "search:\n  process: forked\n" + space)
+    assert found.split(":", 1)[1].startswith("10: search.process: ") and "'fresh' or 'shared'" in found, found
