@@ -23,12 +23,14 @@ SMOKE = ROOT / "configs" / "smoke.yaml"
 ARGS = ["--set", "train.epochs=3", "--device", "cpu", "--quiet"]
 TIMING = ("seconds", "images_per_second")
 
+# SIGTERM takes the same handler as SIGINT (run.py's _StopRequests installs one for both); the SIGTERM
+# cases of tests/training/test_resume.py show that it does, so each point here is tried with SIGINT only.
 CASES = [
-    ("prepare", "SIGINT"), ("prepare", "SIGTERM"),
-    ("claim", "SIGINT"), ("claim", "SIGTERM"),
+    ("prepare", "SIGINT"),
+    ("claim", "SIGINT"),
     ("summary", "SIGINT"), ("summary", "SIGKILL"),
-    ("epoch", "SIGINT"), ("epoch", "SIGINT,SIGINT"), ("epoch", "SIGTERM"), ("epoch", "SIGKILL"),
-    ("last-save", "SIGINT"), ("last-save", "SIGINT,SIGINT"), ("last-save", "SIGTERM,SIGTERM"),
+    ("epoch", "SIGINT"), ("epoch", "SIGINT,SIGINT"), ("epoch", "SIGKILL"),
+    ("last-save", "SIGINT"), ("last-save", "SIGINT,SIGINT"),
     ("last-save", "SIGKILL"),
     ("test", "SIGINT"), ("test", "SIGINT,SIGINT"), ("test", "SIGKILL"),
 ]
