@@ -93,11 +93,15 @@ def check_ends(config: Config, path: str | Path, overrides: tuple[str, ...]) -> 
     problems: list[Problem] = []
     for key, entry in config.search.space.items():
         where = config.origins.problem(("search", "space", key), "")
+        said: set[tuple] = set()  # a problem every end shares (an unknown key) is said once, at the first end
         for label, value in ends(entry):
             try:
                 check_config(path, (*overrides, override(key, value)))
             except CnnctlError as exc:
                 for p in exc.problems:
+                    if (p.path, p.message) in said:
+                        continue
+                    said.add((p.path, p.message))
                     inner = f"{p.path}: " if p.path and p.path != key else ""
                     problems.append(Problem(f"at its {label}: {inner}{p.message}", where.file, where.line,
                                             where.path, p.hint))
