@@ -2,7 +2,7 @@
 
 The lecture's configs (configs/lecture/) show one lecture idea each; configs/fashion/ reproduces the
 small-CNN rows of Fashion-MNIST's published table; fashion_best, fashion_stretch and mnist_small aim
-past them. Full trainings are not run here (their numbers are in configs/README.md); one zoo config
+past them. Full trainings are not run here (their measured numbers are issue #23's to publish); one zoo config
 trains a few steps on a slice of the real data.
 """
 
