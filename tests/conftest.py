@@ -10,20 +10,6 @@ from click.testing import CliRunner, Result
 
 from cnnctl.cli import main
 
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Modules with the most slow tests run first (stable: each module's own order is kept).
-
-    pytest-xdist's `--dist loadscope` hands whole modules to the two workers in collection order;
-    with the long ones (real-data training, tf.distribute, interruptions, studies) last in the
-    alphabet, one worker finished minutes before the other. Started first, they leave the short
-    modules to even out the end.
-    """
-    slow: dict[Path, int] = {}
-    for item in items:
-        slow[item.path] = slow.get(item.path, 0) + (item.get_closest_marker("slow") is not None)
-    items.sort(key=lambda item: -slow[item.path])
-
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
 
