@@ -4,8 +4,8 @@ The official MNIST test set (10,000 digits in ../shared/data/mnist) is split
 8,000 to train on and 2,000 to test on. The shipped configs/mnist.yaml,
 SGD 0.1 at batch 100, 15 epochs, must complete with exit 0 and at least
 0.97 test accuracy. Before issue #14 every one of these runs ended as
-"diverged". CI trains seeds 0 and 1 (about 90 s each); all five seeds, as
-the issue's own check ran them, are `CNNCTL_REAL_SEEDS=5 pytest ...` away.
+"diverged". CI trains seed 0 (about 90 s); all five seeds, as the issue's
+own check ran them, are `CNNCTL_REAL_SEEDS=5 pytest ...` away.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from tests.conftest import ROOT, cli
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", range(int(os.environ.get("CNNCTL_REAL_SEEDS", "2"))))
+@pytest.mark.parametrize("seed", range(int(os.environ.get("CNNCTL_REAL_SEEDS", "1"))))
 def test_the_lecture_recipe_completes_and_learns_on_real_digits(real_digits, tmp_path, seed):
     result = cli("train", ROOT / "configs" / "mnist.yaml", "--runs-dir", tmp_path, "--quiet", "--device", "cpu",
                  "--set", "data.source=npz", "--set", f"data.path={real_digits}", "--set", "train.epochs=15",
