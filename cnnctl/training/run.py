@@ -200,12 +200,25 @@ def _resume(run: RunFolder, device: str, say: Say, progress: Any, stops: "_StopR
     if results is None:
         _write_summary(run, session)
         results = _new_results(run, session)
+    else:
+        _keep_skipped_files(results, session.data.report)
     results.resumed.append({"at_epoch": epoch, "time": _now(), "was": status,
                             **({"set": list(overrides)} if overrides else {})})
     results.error, results.status, results.device = None, "running", session.device
     say(f"resuming {run.path} after epoch {epoch}" if epoch < config.train.epochs else
         f"resuming {run.path}: all {plural(epoch, 'epoch')} are done; saving and testing", "info")
     return _fit(FolderRecorder(run), session, results, state, say, progress, stops, callbacks)
+
+
+def _keep_skipped_files(results: Results, report: dict[str, Any]) -> None:
+    """A resumed run's results list the files skipped before and after the resume: the recorded ones go into
+    the live list that the streamed folder appends to (`ImageFiles.skipped`), which results.json then holds,
+    and a file already named is not warned of again."""
+    live = report.get("skipped_files")
+    if live is None:  # not an image folder
+        return
+    live[:0] = [file for file in results.data.get("skipped_files") or [] if file not in live]
+    results.data["skipped_files"] = live
 
 
 def _write_summary(run: RunFolder, session: _Session) -> None:

@@ -142,3 +142,24 @@ def test_a_file_damaged_mid_run_is_skipped_by_name(config_file, streamed_whole, 
     warned = [line for line in capfd.readouterr().err.splitlines() if line.startswith("warning:")]
     assert warned == [f"warning: {image}: cannot decode image, skipped (data.on_corrupt: skip)"]
     assert rows(run.path)[0] != rows(streamed_whole.path)[0]  # another image took its place
+
+
+def test_a_resumed_run_lists_the_files_skipped_before_and_after_the_resume(config_file, tmp_path, capfd,
+                                                                           monkeypatch):
+    copy, first, whole = copy_of(config_file, tmp_path)
+    damage_once_started(monkeypatch, first)
+    config = load_config(copy, ["data.cache=none", "data.on_corrupt=skip"])
+    with pytest.raises(KeyboardInterrupt):
+        train(config, tmp_path / "runs", device="cpu", say=QUIET, progress=stop_before(2))
+    folder = tmp_path / "runs" / "streamed"
+    assert json.loads((folder / "results.json").read_text())["data"]["skipped_files"] == [str(first)]
+    monkeypatch.undo()
+    first.write_bytes(whole)  # mended; another training image is damaged before the resume reads it
+    second = tmp_path / "images" / "red" / "003.png"
+    damage_once_started(monkeypatch, second)
+    capfd.readouterr()
+    resumed = resume(folder, device="cpu", say=QUIET)
+    assert resumed.results.status == "completed"
+    assert json.loads((folder / "results.json").read_text())["data"]["skipped_files"] == [str(first), str(second)]
+    warned = [line for line in capfd.readouterr().err.splitlines() if line.startswith("warning:")]
+    assert warned == [f"warning: {second}: cannot decode image, skipped (data.on_corrupt: skip)"]
