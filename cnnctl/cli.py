@@ -493,9 +493,12 @@ def report(runs: tuple[str, ...], output: str | None) -> None:
                    "best first.")
 @click.option("--reverse", is_flag=True, help="The other way round (runs without the value stay last).")
 @click.option("--markdown", is_flag=True, help="Print a Markdown table (for a README).")
+@click.option("--by-config", is_flag=True,
+              help="One row per config: its completed runs that differ only in train.seed, the test metric's "
+                   "mean ± std over them, the machine and the command that trains it again.")
 @click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON, numbers as recorded.")
 def runs(runs_dir: str, statuses: tuple[str, ...], name: str | None, sort: str, reverse: bool, markdown: bool,
-         as_json: bool) -> None:
+         by_config: bool, as_json: bool) -> None:
     """List the runs in RUNS_DIR (default: runs), newest first: status, epochs, best and test metrics, time.
 
     A run folder that cannot be read is listed as damaged, with a warning naming the file.
@@ -522,7 +525,12 @@ def runs(runs_dir: str, statuses: tuple[str, ...], name: str | None, sort: str, 
         return
     from cnnctl.render import console, grid_table, markdown_table
 
-    grid = runs_grid(rows, Path(runs_dir))
+    if by_config:
+        from cnnctl.look.config_table import config_grid
+
+        grid = config_grid(rows, Path(runs_dir))
+    else:
+        grid = runs_grid(rows, Path(runs_dir))
     if markdown:
         click.echo(markdown_table(grid))
     else:

@@ -40,6 +40,7 @@ class Config:
     source: str = "<string>"
     origins: Origins = field(default_factory=lambda: Origins("<string>"), compare=False, repr=False)
     search: SearchSection | None = None  # `cnnctl tune`'s; not part of what a run trains (`resolved`)
+    overrides: tuple[str, ...] = field(default=(), compare=False)  # the `--set`s applied to the file, as given
 
     def resolved(self) -> dict[str, Any]:
         """The whole config as plain data, defaults included: what reproduces a run.
@@ -157,7 +158,7 @@ def _validate(data: Any, origins: Origins, overrides: list[str] | tuple[str, ...
         data_loaded = sections.data is not None and not sections.bad["data"]
         raise CnnctlError(in_file_order(problems), loaded=(sections.data, origins) if data_loaded else None)
     return Config(sections.name or stem, sections.data, model, train, tuple(layers), *components,
-                  origins.file, origins, sections.search)
+                  origins.file, origins, sections.search, tuple(overrides))
 
 
 def _resolve_paths(data: DataSection, origins: Origins, folder: str) -> DataSection:

@@ -1,7 +1,10 @@
-"""What a run ran with: versions of Python and the libraries, and the git commit of the config's repository."""
+"""What a run ran with: the machine, versions of Python and the libraries, and the git commit of the config's
+repository."""
 
 from __future__ import annotations
 
+import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +12,7 @@ from typing import Any
 
 
 def environment(config_source: str) -> dict[str, Any]:
-    """Versions and the git commit of the config's repository, for results.json."""
+    """The machine, versions and the git commit of the config's repository, for results.json."""
     import keras
     import numpy
     import tensorflow as tf
@@ -17,6 +20,7 @@ def environment(config_source: str) -> dict[str, Any]:
     from cnnctl import __version__
 
     return {
+        "machine": machine(),
         "python": sys.version.split()[0],
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
@@ -24,6 +28,19 @@ def environment(config_source: str) -> dict[str, Any]:
         "cnnctl": __version__,
         "git_commit": _git_commit(Path(config_source).resolve().parent),
     }
+
+
+def machine() -> str:
+    """The processor and the cores this process may use: `Intel(R) Xeon(R) ... , 2 cores`. Wall times
+    compare only between runs on the same machine, so the results table shows it."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as info:  # Linux: the model name, which platform.processor() is not
+            model = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), model)
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{model}, {cores} cores"
 
 
 def _git_commit(folder: Path) -> str | None:

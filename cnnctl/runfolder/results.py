@@ -27,6 +27,7 @@ class Results:
     name: str = ""
     status: str = "running"  # one of STATUSES
     config: str = ""  # the config file the run was started from
+    overrides: list[str] = field(default_factory=list)  # its `--set`s: `cnnctl train CONFIG --set ...` again
     started: str | None = None  # ISO 8601, UTC
     finished: str | None = None
     device: str | None = None
@@ -56,8 +57,9 @@ class Results:
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in asdict(self).items() if v is not None and k != "extra"}
-        if not self.resumed:
-            out.pop("resumed")
+        for key in ("resumed", "overrides"):  # written when there are some
+            if not out[key]:
+                out.pop(key)
         return {**out, **self.extra}
 
     @classmethod

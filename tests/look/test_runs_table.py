@@ -174,3 +174,42 @@ def test_runs_and_compare_read_files_only(make_run, tmp_path):
             "print('IMPORTED', sorted(m for m in ('tensorflow', 'keras', 'matplotlib') if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "IMPORTED []" in out and "train.seed" in out
+
+
+@pytest.mark.slow
+def test_runs_by_config_pools_the_seeds_of_a_config(trained):
+    import statistics
+
+    result = cli("runs", trained, "--by-config", "--markdown")
+    assert result.exit_code == 0, result.output
+    header, rule, *rows = result.stdout.splitlines()
+    assert [cell.strip() for cell in header.split("|")][1:-1] == [
+        "Config", "Seeds", "Params", "Epochs", "Test", "Best model, test", "Wall (mean)", "Precision", "Machine",
+        "Command"]
+    assert len(rows) == 1  # the two seeds of one config
+    cells = [cell.strip() for cell in rows[0].split("|")][1:-1]
+    results = [json.loads((trained / name / "results.json").read_text()) for name in ("smoke", "smoke-2")]
+    assert [r["overrides"] for r in results] == [["train.epochs=2", "train.seed=0"], ["train.epochs=2", "train.seed=1"]]
+    accuracies = [r["test"]["accuracy"] for r in results]
+    assert cells[:4] == [str(SMOKE), "0, 1", f"{results[0]['parameters']:,}", "2"]
+    assert cells[4] == f"accuracy {statistics.mean(accuracies):.4f} ± {statistics.stdev(accuracies):.4f}"
+    assert cells[7] == "float32" and cells[8] == results[0]["environment"]["machine"]
+    assert cells[9] == f"`cnnctl train {SMOKE} --set train.epochs=2 --set train.seed=S`"
+
+
+def test_runs_by_config_keeps_runs_of_other_settings_apart(tmp_path):
+    """Pooled are runs whose config.yaml differs only in name and seed: another precision is its own row."""
+    from cnnctl.look.config_table import group, trained as completed
+    from cnnctl.look.runs_table import scan
+
+    for name, seed, precision in [("a", 0, "float32"), ("b", 1, "float32"), ("c", 0, "mixed")]:
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "config.yaml").write_text(f"name: {name}\ntrain: {{seed: {seed}, precision: {precision}}}\n")
+        (folder / "results.json").write_text(json.dumps({
+            "name": name, "status": "completed", "config": "c.yaml", "test": {"accuracy": 0.5 + seed / 10},
+            "overrides": [f"train.seed={seed}", f"train.precision={precision}"]}))
+    groups = group(completed(scan(tmp_path)))
+    assert [[run.row.name for run in g.runs] for g in groups] == [["a", "b"], ["c"]]
+    assert groups[0].values() == [0.5, 0.6]
+    assert groups[1].command() == "cnnctl train c.yaml --set train.precision=mixed --set train.seed=0"
