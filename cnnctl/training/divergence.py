@@ -16,6 +16,15 @@ has diverged when
    or took away everything it had learned (a rate too high often leaves a net
    at chance rather than at infinity).
 
+The check images are scored as the model predicts, batch norm with its moving
+statistics. Those start at mean 0, variance 1 and forget that start slowly (by
+`momentum`, 0.99 in Keras): until the optimizer has taken `3 / (1 - momentum)`
+steps (300), the moving statistics are not yet the data's and a net that
+trains well can score worse than untrained on the check images. Until then,
+the epoch's own running loss (batch statistics) stands in for the check loss
+in rules 2 and 3. A small training set meets this: 7,200 MNIST digits at batch
+128 are 56 steps an epoch.
+
 A spike in one batch moves an epoch's running loss by a fraction and is never
 a divergence. Only weights that passed the check at an epoch's end are kept as
 restore points (the last `KEEP`, the initial weights first), each with its
@@ -48,6 +57,7 @@ FACTOR = 3.0
 KEEP = 3
 MAX_HALVINGS = 20
 SLOW_START = 0.1
+SETTLED = 3  # batch norm's moving statistics judge the weights after 3 / (1 - momentum) steps (95% forgotten)
 
 
 @dataclass
@@ -87,6 +97,13 @@ class DivergenceGuard(keras().callbacks.Callback):
         self.reference = self._check_loss()
         self.points = [self._point(0, self.reference)]
 
+    @property
+    def settling_steps(self) -> int:
+        """Steps before the model's batch norm moving statistics are the data's; 0 without batch norm."""
+        momenta = [layer.momentum for layer in self.model._flatten_layers(include_self=False)
+                   if isinstance(layer, keras().layers.BatchNormalization) and 0 < layer.momentum < 1]
+        return max((math.ceil(SETTLED / (1 - m)) for m in momenta), default=0)
+
     def on_epoch_begin(self, epoch: int, logs=None) -> None:
         self.epoch = epoch + 1
 
@@ -104,12 +121,15 @@ class DivergenceGuard(keras().callbacks.Callback):
             return
         check = self._check_loss()
         assert self.reference is not None
-        if self._blown(check) or check >= self.reference:
-            self._diverge(None, check, "the loss on the check images")
+        # batch norm's moving statistics still settling: the epoch's loss (batch statistics) judges instead
+        settled = int(self.model.optimizer.iterations.numpy()) >= self.settling_steps
+        judged, what = (check, "the loss on the check images") if settled else (loss, "the epoch's loss")
+        if self._blown(judged) or judged >= self.reference:
+            self._diverge(None, judged, what)
             return
         self.points = (self.points + [self._point(epoch + 1, check)])[-KEEP:]
         self.restored_from = None
-        if epoch == 0 and check > (1 - SLOW_START) * self.reference:
+        if epoch == 0 and settled and check > (1 - SLOW_START) * self.reference:
             optimizer = type(self.model.optimizer).__name__
             self.say(f"epoch 1 barely moved the loss on the check images ({check:.4g}, untrained "
                      f"{self.reference:.4g}): {optimizer}'s learning rate {current_lr(self.model):g} may be too low "

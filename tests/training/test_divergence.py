@@ -147,3 +147,33 @@ def test_a_first_epoch_that_learned_says_nothing():
     guard = guard_on(tiny_model(), [2.3, 1.5])
     epoch(guard, 0, [2.0], 1.8)
     assert guard.said == []
+
+
+def bn_model():
+    k = keras()
+    k.utils.set_random_seed(0)
+    m = k.Sequential([k.Input((4,)), k.layers.BatchNormalization(), k.layers.Dense(3, activation="softmax")])
+    m.compile(optimizer=k.optimizers.SGD(0.1), loss="categorical_crossentropy")
+    m.optimizer.build(m.trainable_variables)
+    return m
+
+
+@pytest.mark.parametrize("steps, diverged", [(56, False), (300, True)])
+def test_batch_norm_still_settling_is_judged_by_the_epochs_loss(steps, diverged):
+    """Worse than untrained on the check images (2.8 > 2.3) while the epoch's loss fell to 1.9: a small
+    training set's first epoch, batch norm's moving statistics (momentum 0.99) 56 steps old. After 300
+    steps they are the data's, and the check images judge again."""
+    guard = guard_on(bn_model(), [2.3, 2.8], halve=False)
+    assert guard.settling_steps == 300
+    guard.model.optimizer.iterations.assign(steps)
+    epoch(guard, 0, [2.1, 1.9], 1.9)
+    assert (guard.diverged is not None) == diverged
+    if not diverged:
+        assert [p.epoch for p in guard.points] == [0, 1] and guard.said == []
+
+
+def test_an_epoch_loss_no_better_than_untrained_is_a_divergence_while_batch_norm_settles():
+    guard = guard_on(bn_model(), [2.3, 2.8], halve=False)
+    guard.model.optimizer.iterations.assign(56)
+    epoch(guard, 0, [2.4, 2.5], 2.45)
+    assert guard.diverged is not None and guard.diverged["loss"] == 2.45
