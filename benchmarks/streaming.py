@@ -141,7 +141,7 @@ def main() -> None:
                       for k in ("images", "peak_rss_mb", "images_per_second", "seconds_to_first_step")}
                      for kind in ("none", "memory"))
     print(f"medians over {args.repeats} alternated runs of each on {largest:,} images")
-    print(f"peak RSS, {large['images']:,} vs {small['images']:,} streamed: "
+    print(f"peak RSS, {large['images']:,.0f} vs {small['images']:,} streamed: "
           f"{large['peak_rss_mb'] / small['peak_rss_mb'] - 1:+.1%} (acceptance: within ±20%)")
     print(f"images/s streamed {large['images_per_second']:,.1f} vs the model's own (from memory) "
           f"{memory['images_per_second']:,.1f}: {large['images_per_second'] / memory['images_per_second']:.2f}×")
@@ -152,8 +152,8 @@ def main() -> None:
     shared = 1 / (1 / alone + 1 / memory["images_per_second"])
     print(f"decoding and the model sharing the same cores reach at most {shared:,.1f} images/s; streamed "
           f"training reached {large['images_per_second'] / shared:.0%} of that")
-    print(f"seconds to the first step on {large['images']:,} images: streamed {large['seconds_to_first_step']}, "
-          f"decoded into memory first {memory['seconds_to_first_step']}")
+    print(f"seconds to the first step on {large['images']:,.0f} images: streamed "
+          f"{large['seconds_to_first_step']:.1f}, decoded into memory first {memory['seconds_to_first_step']:.1f}")
 
 
 if __name__ == "__main__":
