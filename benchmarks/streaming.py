@@ -26,6 +26,7 @@ else runs: record it with the figures.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import shutil
@@ -72,19 +73,26 @@ def train(root: Path, count: int, cache: str, epochs: int) -> dict:
     child = subprocess.Popen([sys.executable, "-m", "cnnctl", "train", str(config), "--runs-dir",
                               str(root / "runs"), "--name", name, "--set", f"data.cache={cache}", "--device", "cpu",
                               "--quiet"])
-    samples = []  # (seconds since start, resident MiB), to see when memory is taken
+    samples = []  # (seconds since start, resident MiB, CPU seconds), to see when memory and CPU are taken
     while child.poll() is None:
-        samples.append((time.perf_counter() - start, _resident_mb(child.pid)))
+        samples.append((time.perf_counter() - start, _resident_mb(child.pid), _cpu_seconds(child.pid)))
         time.sleep(0.5)
     if child.returncode:
         raise SystemExit(f"cnnctl train exited with {child.returncode}")
     wall = time.perf_counter() - start
     (root / "runs" / name / "rss_samples.csv").write_text(
-        "seconds,rss_mb\n" + "".join(f"{t:.1f},{m:.0f}\n" for t, m in samples if m))
+        "seconds,rss_mb,cpu_seconds\n" + "".join(f"{t:.1f},{m:.0f},{c:.2f}\n" for t, m, c in samples if m))
     results = json.loads((root / "runs" / name / "results.json").read_text())
+    # the cores the process kept busy while it trained: from its first step to the end of its epochs
+    with (root / "runs" / name / "metrics.csv").open() as metrics:
+        end = results["seconds_to_first_step"] + sum(float(row["seconds"]) for row in csv.DictReader(metrics))
+    training = [(t, c) for t, m, c in samples if m and results["seconds_to_first_step"] <= t <= end]
+    busy = ((training[-1][1] - training[0][1]) / (training[-1][0] - training[0][0])
+            if len(training) > 2 and training[-1][0] > training[0][0] else None)
     return {"images": count, "cache": cache, "train": results["data"]["train"],
             "peak_rss_mb": results["peak_rss_mb"], "images_per_second": results["images_per_second"],
             "seconds_to_first_step": results["seconds_to_first_step"], "wall_seconds": round(wall, 1),
+            "cores_busy_training": None if busy is None else round(busy, 2),
             "load": f"{load_before:.1f} → {os.getloadavg()[0]:.1f}"}
 
 
@@ -101,6 +109,16 @@ def pipeline_alone(root: Path, count: int, batches: int = 300) -> float:
     for _ in dataset.take(batches):
         pass
     return batches * 64 / (time.perf_counter() - start)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time of the process and its threads so far (/proc/PID/stat), in seconds."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def _resident_mb(pid: int) -> float:
