@@ -16,8 +16,8 @@ Prints one row per run (peak RSS, images/s, seconds to the first step, wall
 seconds, load average before and after), the three acceptance figures, and
 what the streamed pipeline delivers alone (no model): on a machine whose
 cores the decoding shares with the model, that says whether the pipeline
-could be the bottleneck, and how close streamed training comes to the rate
-two stages sharing the same cores can reach at most. Each run's memory over time is left in its run
+could be the bottleneck, and the cores each run kept busy while training:
+a model that waits for its input leaves them idle. Each run's memory over time is left in its run
 folder (`rss_samples.csv`).
 The machine's load is printed because these runs share the CPU with whatever
 else runs: record it with the figures.
@@ -165,11 +165,14 @@ def main() -> None:
           f"{memory['images_per_second']:,.1f}: {large['images_per_second'] / memory['images_per_second']:.2f}×")
     print(f"the streamed pipeline alone, no model: {alone:,.0f} images/s "
           f"({alone / memory['images_per_second']:.1f}× the model's rate)")
-    # Two stages that each take the whole machine, sharing it, reach at most 1 / (1/a + 1/b) together: the
-    # decoding's CPU time is taken from the model's. A pipeline that also stalled the model would fall short.
-    shared = 1 / (1 / alone + 1 / memory["images_per_second"])
-    print(f"decoding and the model sharing the same cores reach at most {shared:,.1f} images/s; streamed "
-          f"training reached {large['images_per_second'] / shared:.0%} of that")
+    # A model waiting for its input leaves cores idle. Equal cores busy in both, streamed training is slower
+    # by the CPU time decoding takes per image, not by waiting: the CPU per image tells them apart.
+    busy = {kind: statistics.median(r["cores_busy_training"] for r in pairs if r["cache"] == kind)
+            for kind in ("none", "memory")}
+    cpu = {kind: busy[kind] / rate["images_per_second"] * 1e6 for kind, rate in (("none", large), ("memory", memory))}
+    print(f"cores busy while training: streamed {busy['none']:.2f}, from memory {busy['memory']:.2f}; CPU per image: "
+          f"streamed {cpu['none']:,.0f} µs, from memory {cpu['memory']:,.0f} µs, so reading and decoding cost "
+          f"{cpu['none'] - cpu['memory']:,.0f} µs an image on the cores the model trains on")
     print(f"seconds to the first step on {large['images']:,.0f} images: streamed "
           f"{large['seconds_to_first_step']:.1f}, decoded into memory first {memory['seconds_to_first_step']:.1f}")
 

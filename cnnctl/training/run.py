@@ -230,8 +230,8 @@ def _write_summary(run: RunFolder, session: _Session) -> None:
 def _new_results(run: RunFolder, session: _Session) -> Results:
     config = session.config
     return Results(name=run.path.name, config=config.source, overrides=list(config.overrides), started=_now(),
-                   device=session.device, precision=session.policy, monitor=config.monitor, parameters=session.model.count_params(),
-                   data=session.data.report, environment=environment(config.source))
+                   device=session.device, precision=session.policy, monitor=config.monitor,
+                   parameters=session.model.count_params(), data=session.data.report, environment=environment(config.source))
 
 
 def _prepare(config: Config, device: str, say: Say) -> _Session:
