@@ -104,6 +104,31 @@ def set_precision(precision: str, device: str) -> str:
     return policy
 
 
+# CPU flags of native bfloat16 arithmetic in /proc/cpuinfo: x86's AVX512-BF16 and AMX, Arm's BF16 extension.
+NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16", "bf16"})
+
+
+def cpu_computes_bf16(cpuinfo: str | None = None) -> bool | None:
+    """Whether this CPU does bfloat16 arithmetic natively; None where it cannot be told (not Linux).
+
+    Without it, oneDNN emulates the 16-bit compute of `precision: mixed` and training is slower, not
+    faster: on an AMD EPYC with AVX-512 but no AVX512-BF16, `cnnctl bench` measured the lecture net 5×
+    and configs/fashion_best.yaml 14× slower than in float32 (BENCHMARKS.md, "Mixed precision").
+    """
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo") as info:
+                cpuinfo = info.read()
+        except OSError:
+            return None
+    flags = set()
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip().lower() in ("flags", "features"):  # x86 says flags, Arm says Features
+            flags |= set(value.split())
+    return bool(flags & NATIVE_BF16_FLAGS) if flags else None
+
+
 def peak_host_memory_mb() -> float:
     """This process's peak resident memory so far, in MiB.
 

@@ -33,8 +33,8 @@ from cnnctl.model.summary_table import summary_text
 from cnnctl.runfolder import Results, RunFolder, files, read_results
 from cnnctl.runfolder.environment import environment
 from cnnctl.training import distribute
-from cnnctl.training.compile import (compile_model, execution_settings, instantiate, peak_host_memory_mb,
-                                     select_device, set_precision)
+from cnnctl.training.compile import (compile_model, cpu_computes_bf16, execution_settings, instantiate,
+                                     peak_host_memory_mb, select_device, set_precision)
 from cnnctl.training.recorder import FolderRecorder, WorkerRecorder
 from cnnctl.training.tensorboard import event_files, missing_tensorboard
 
@@ -242,6 +242,9 @@ def _prepare(config: Config, device: str, say: Say) -> _Session:
     policy = set_precision(config.train.precision, device_name)
     if policy != "float32":
         say(f"precision: {policy} (16-bit compute, float32 weights)", "event")
+    if policy == "mixed_bfloat16" and cpu_computes_bf16() is False:
+        say("warning: this CPU has no native bfloat16 arithmetic (AVX512-BF16, AMX or Arm BF16): mixed precision "
+            "is emulated here and trains several times slower than float32 (train.precision: float32)", "event")
     distribute.check_batch(config, placement)
     data = load_data(config, internal_input_shape(config))
     with placement.scope():  # the strategy mirrors what is made here: weights, optimizer slots, metrics

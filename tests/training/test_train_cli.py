@@ -187,10 +187,15 @@ def test_reduce_on_plateau_and_early_stopping_are_keras_callbacks(tmp_path):
     assert len(rows(tmp_path / "runs" / "early")) == 2
 
 
-def test_mixed_precision_is_announced_and_recorded(tmp_path):
+def test_mixed_precision_is_announced_and_recorded(tmp_path, monkeypatch):
+    """And on a CPU without native bfloat16 (as flagged in /proc/cpuinfo), said to be emulated and slow."""
+    from cnnctl.training import run
+
+    monkeypatch.setattr(run, "cpu_computes_bf16", lambda: False)
     result = train(tmp_path, "--set", "train.precision=mixed", "--set", "train.epochs=2", "--device", "cpu")
     results = json.loads((tmp_path / "runs" / "smoke" / "results.json").read_text())
     assert results["precision"] == "mixed_bfloat16" and "precision: mixed_bfloat16" in result.stdout
+    assert "warning: this CPU has no native bfloat16 arithmetic" in result.stdout
     assert results["test"]["accuracy"] > 0.5
 
 
