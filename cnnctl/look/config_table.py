@@ -121,7 +121,7 @@ def _cells(g: ConfigGroup) -> list[str]:
     best = mean_std(g.values(best=True)) if metric else MISSING
     return [first.config or MISSING, ", ".join(MISSING if s is None else str(s) for s in seeds),
             count(first.parameters), _epochs(g), test, best, duration(statistics.mean(walls)) if walls else MISSING,
-            _same(run.precision for run in g.runs), _same(run.machine for run in g.runs), f"`{g.command()}`"]
+            _same(run.precision for run in g.runs), _same(run.machine for run in g.runs), g.command()]
 
 
 def _epochs(g: ConfigGroup) -> str:
