@@ -495,7 +495,8 @@ def report(runs: tuple[str, ...], output: str | None) -> None:
 @click.option("--markdown", is_flag=True, help="Print a Markdown table (for a README).")
 @click.option("--by-config", is_flag=True,
               help="One row per config: its completed runs that differ only in train.seed, the test metric's "
-                   "mean ± std over them, the machine and the command that trains it again.")
+                   "mean ± std over them, the machine and the command that trains it again (with --json, "
+                   "one object per config).")
 @click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON, numbers as recorded.")
 def runs(runs_dir: str, statuses: tuple[str, ...], name: str | None, sort: str, reverse: bool, markdown: bool,
          by_config: bool, as_json: bool) -> None:
@@ -510,8 +511,13 @@ def runs(runs_dir: str, statuses: tuple[str, ...], name: str | None, sort: str, 
     for row in rows:
         if row.status == DAMAGED:
             click.echo(f"warning: {row.problem}", err=True)
+    groups = None
+    if by_config:
+        from cnnctl.look.config_table import group, trained
+
+        groups = group(trained(rows))
     if as_json:
-        click.echo(json.dumps([row.to_dict() for row in rows], indent=2))
+        click.echo(json.dumps([item.to_dict() for item in (rows if groups is None else groups)], indent=2))
         return
     from cnnctl.runfolder import files
 
@@ -525,10 +531,10 @@ def runs(runs_dir: str, statuses: tuple[str, ...], name: str | None, sort: str, 
         return
     from cnnctl.render import console, grid_table, markdown_table
 
-    if by_config:
+    if groups is not None:
         from cnnctl.look.config_table import config_grid
 
-        grid = config_grid(rows, Path(runs_dir))
+        grid = config_grid(groups, Path(runs_dir))
     else:
         grid = runs_grid(rows, Path(runs_dir))
     if markdown:

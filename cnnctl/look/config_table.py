@@ -54,6 +54,21 @@ class ConfigGroup:
         return [value for run in self.runs
                 if (value := (run.row.best_test if best else run.row.test).get(metric)) is not None]
 
+    def to_dict(self) -> dict[str, Any]:
+        """The row for `--json`: raw numbers, the runs by name."""
+        def stats(values: list[float]) -> dict[str, float | None]:
+            return {"mean": statistics.mean(values) if values else None,
+                    "std": statistics.stdev(values) if len(values) > 1 else None}
+
+        walls = [run.row.wall_seconds for run in self.runs if run.row.wall_seconds is not None]
+        return {"config": self.first.row.config, "runs": [run.row.name for run in self.runs],
+                "seeds": [run.seed for run in self.runs], "parameters": self.first.row.parameters,
+                "epochs": [run.row.epochs_completed for run in self.runs], "metric": self.metric,
+                "test": stats(self.values()), "best_test": stats(self.values(best=True)),
+                "wall_seconds": statistics.mean(walls) if walls else None,
+                "precision": _same(run.precision for run in self.runs),
+                "machine": _same(run.machine for run in self.runs), "command": self.command()}
+
     def command(self) -> str:
         """`cnnctl train CONFIG --set ...` that trains a row's run again, the seed left as S when several."""
         seeds = [run.seed for run in self.runs]
@@ -96,9 +111,8 @@ def group(runs: list[Trained]) -> list[ConfigGroup]:
             for members in groups.values()]
 
 
-def config_grid(rows: list[RunRow], runs_dir: Path) -> Grid:
-    """The table of `--by-config`, one row per group of the completed runs among `rows`."""
-    groups = group(trained(rows))
+def config_grid(groups: list[ConfigGroup], runs_dir: Path) -> Grid:
+    """The table of `--by-config`, one row per group."""
     return Grid(title=f"{len(groups)} configs from the completed runs in {runs_dir}/", headers=list(HEADERS),
                 rows=[_cells(g) for g in groups], right=frozenset({1, 2, 3, 6}))
 
@@ -121,7 +135,8 @@ def _cells(g: ConfigGroup) -> list[str]:
     best = mean_std(g.values(best=True)) if metric else MISSING
     return [first.config or MISSING, ", ".join(MISSING if s is None else str(s) for s in seeds),
             count(first.parameters), _epochs(g), test, best, duration(statistics.mean(walls)) if walls else MISSING,
-            _same(run.precision for run in g.runs), _same(run.machine for run in g.runs), g.command()]
+            _same(run.precision for run in g.runs) or MISSING, _same(run.machine for run in g.runs) or MISSING,
+            g.command()]
 
 
 def _epochs(g: ConfigGroup) -> str:
@@ -132,7 +147,7 @@ def _epochs(g: ConfigGroup) -> str:
     return str(done[0]) if len(done) == 1 else f"{done[0]}–{done[-1]}"
 
 
-def _same(values: Any) -> str:
-    """One value when every run says the same, else each different value once."""
+def _same(values: Any) -> str | None:
+    """One value when every run says the same, else each different value once; None when none says."""
     seen = list(dict.fromkeys(v for v in values if v))
-    return ", ".join(seen) if seen else MISSING
+    return ", ".join(seen) if seen else None
