@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from cnnctl import __version__
-from cnnctl.errors import CnnctlError
+from cnnctl.errors import CnnctlError, plural
 
 SET_HELP = "Override a config value by dotted key path, typed as YAML (repeatable): --set train.epochs=1"
 
@@ -531,6 +531,9 @@ def runs(runs_dir: str, statuses: tuple[str, ...], name: str | None, sort: str, 
         return
     from cnnctl.render import console, grid_table, markdown_table
 
+    if groups == []:
+        click.echo(f"no completed run among the {plural(len(rows), 'run')} listed: --by-config pools completed runs")
+        return
     if groups is not None:
         from cnnctl.look.config_table import config_grid
 
