@@ -217,3 +217,11 @@ def test_runs_by_config_keeps_runs_of_other_settings_apart(tmp_path):
     assert [[run.row.name for run in g.runs] for g in groups] == [["a", "b"], ["c"]]
     assert groups[0].values() == [0.5, 0.6]
     assert groups[1].command() == "cnnctl train c.yaml --set train.precision=mixed --set train.seed=0"
+
+
+def test_runs_by_config_says_so_when_no_run_completed(tmp_path):
+    (tmp_path / "cut").mkdir()
+    (tmp_path / "cut" / "results.json").write_text(json.dumps({"name": "cut", "status": "interrupted"}))
+    result = cli("runs", tmp_path, "--by-config")
+    assert result.exit_code == 0 and result.stdout == (
+        "no completed run among the 1 run listed: --by-config pools completed runs\n")
