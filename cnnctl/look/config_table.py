@@ -127,16 +127,12 @@ def mean_std(values: list[float]) -> str:
 
 
 def _cells(g: ConfigGroup) -> list[str]:
-    first = g.first.row
-    seeds = [run.seed for run in g.runs]
-    walls = [run.row.wall_seconds for run in g.runs if run.row.wall_seconds is not None]
-    metric = g.metric
-    test = MISSING if metric is None else f"{metric} {mean_std(g.values())}"
-    best = mean_std(g.values(best=True)) if metric else MISSING
-    return [first.config or MISSING, ", ".join(MISSING if s is None else str(s) for s in seeds),
-            count(first.parameters), _epochs(g), test, best, duration(statistics.mean(walls)) if walls else MISSING,
-            _same(run.precision for run in g.runs) or MISSING, _same(run.machine for run in g.runs) or MISSING,
-            g.command()]
+    row = g.to_dict()
+    test = MISSING if g.metric is None else f"{g.metric} {mean_std(g.values())}"
+    best = mean_std(g.values(best=True)) if g.metric else MISSING
+    return [row["config"] or MISSING, ", ".join(MISSING if s is None else str(s) for s in row["seeds"]),
+            count(row["parameters"]), _epochs(g), test, best, duration(row["wall_seconds"]),
+            row["precision"] or MISSING, row["machine"] or MISSING, row["command"]]
 
 
 def _epochs(g: ConfigGroup) -> str:
