@@ -159,7 +159,7 @@ def bn_model():
 
 
 @pytest.mark.parametrize("steps, diverged", [(56, False), (336, False), (1000, True)])
-def test_batch_norm_still_settling_is_judged_by_the_epochs_loss(steps, diverged):
+def test_batch_norm_still_settling_is_not_judged_by_the_check_images(steps, diverged):
     """Worse than untrained on the check images (2.8 > 2.3) while the epoch's loss fell to 1.9: a small
     training set's early epochs (56 steps each), batch norm's moving statistics (momentum 0.99) not yet
     the data's. After 1,000 steps they are, and the check images judge again."""
@@ -172,8 +172,9 @@ def test_batch_norm_still_settling_is_judged_by_the_epochs_loss(steps, diverged)
         assert [p.epoch for p in guard.points] == [0, 1] and guard.said == []
 
 
-def test_an_epoch_loss_no_better_than_untrained_is_a_divergence_while_batch_norm_settles():
-    guard = guard_on(bn_model(), [2.3, 2.8], halve=False)
+@pytest.mark.parametrize("running, epoch_loss, step", [([0.5, 7.0], 0.5, 2), ([0.5, 0.4], float("nan"), None)])
+def test_while_batch_norm_settles_a_blown_running_loss_or_a_nan_is_still_a_divergence(running, epoch_loss, step):
+    guard = guard_on(bn_model(), [2.3, 0.5], halve=False)
     guard.model.optimizer.iterations.assign(56)
-    epoch(guard, 0, [2.4, 2.5], 2.45)
-    assert guard.diverged is not None and guard.diverged["loss"] == 2.45
+    epoch(guard, 0, running, epoch_loss)
+    assert guard.diverged is not None and guard.diverged["step"] == step
