@@ -5,8 +5,10 @@ Configs are compared as their config.yaml files flattened to dotted keys (`train
 learning_rate`, `model.layers.0.Conv2D.filters`): the resolved files hold every default, so any
 difference shows, whatever the configs they came from spelt out. A metric row's best follows
 `cnnctl.look.better`: names with loss or error (and the like) lowest, others (accuracy) highest; the
-best epoch, epochs and wall time are shown, not judged. Seed groups ignore the config's `name` as well
-and give the sample standard deviation (n − 1): a handful of seeds estimates the spread of many.
+best epoch, epochs and wall time are shown, not judged. Nor is the loss when the runs minimise different
+losses (`train.loss` differs): square error's 0.02 is not better than cross-entropy's 0.3. Seed groups
+ignore the config's `name` as well and give the sample standard deviation (n − 1): a handful of seeds
+estimates the spread of many.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from cnnctl.runfolder.metrics import read_rows
 
 SEED = "train.seed"
 NAME = "name"
+LOSS = "train.loss"
 ABSENT = object()  # a key one config has and another lacks
 FORMATS: dict[str, Callable[[float | None], str]] = {"metric": number, "count": count, "seconds": duration}
 SPREAD_FORMATS = {"count": lambda value: f"{value:,.1f}"}  # a mean of epochs is not a whole number
@@ -75,6 +78,11 @@ class Comparison:
         return set(self.config) - {NAME} == {SEED}
 
     @property
+    def losses_comparable(self) -> bool:
+        """Whether every run minimised the same loss, so that a lower one is better."""
+        return same_loss(self.config)
+
+    @property
     def grouped(self) -> bool:
         """Whether any seed group holds more than one run: then the group table says something."""
         return any(len(group) > 1 for group in self.groups)
@@ -91,11 +99,12 @@ def compare(folders: list[Path]) -> Comparison:
     labels = _labels(folders)
     rows = [read_row(folder) for folder in folders]
     configs = [flatten(read_config(folder)) for folder in folders]
-    lines = metric_lines(rows, [_final_validation(folder) for folder in folders])
+    config = differing(configs)
+    lines = metric_lines(rows, [_final_validation(folder) for folder in folders], same_loss(config))
     groups = seed_groups(configs)
     group_lines = [Line(line.name, line.kind, [spread([line.values[i] for i in group]) for group in groups],
                         line.judged_as) for line in lines]
-    return Comparison(labels, folders, differing(configs), lines, groups, group_lines)
+    return Comparison(labels, folders, config, lines, groups, group_lines)
 
 
 def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -135,12 +144,21 @@ def seed_groups(configs: list[dict[str, Any]]) -> list[list[int]]:
     return groups
 
 
-def metric_lines(rows: list[RunRow], finals: list[dict[str, float]]) -> list[Line]:
+def same_loss(differences: dict[str, list[Any]]) -> bool:
+    """Whether runs whose config keys differ as `differences` minimised the same loss: no `train.loss` key
+    among them (its function, or an argument such as `label_smoothing`)."""
+    return not any(key == LOSS or key.startswith(f"{LOSS}.") for key in differences)
+
+
+def metric_lines(rows: list[RunRow], finals: list[dict[str, float]], losses_comparable: bool = True) -> list[Line]:
     """The metrics table: the last epoch's validation metrics, the best monitored value and its epoch,
-    the final and the best model's test metrics, epochs and wall time; rows no run knows are left out."""
+    the final and the best model's test metrics, epochs and wall time; rows no run knows are left out.
+    Without `losses_comparable` the loss rows are shown, not judged."""
     lines: list[Line] = []
 
     def add(name: str, kind: str, values: list[float | None], judged_as: str | None = None) -> None:
+        if not losses_comparable and judged_as in ("loss", "val_loss"):
+            judged_as = None
         if any(v is not None for v in values):
             lines.append(Line(name, kind, values, judged_as))
 
@@ -178,6 +196,8 @@ def blocks(comparison: Comparison) -> list[Grid | str]:
         out.append("config: the same in every run, train.seed included")
     out.append(_grid("metrics (the best of each row in bold)", c.labels, c.lines,
                      lambda line, value, _: FORMATS[line.kind](value)))
+    if not c.losses_comparable:
+        out.append("loss: not judged, the runs minimise different losses (train.loss differs)")
     if c.grouped:
         what = "seed groups" if len(c.groups) > 1 else "only train.seed differs" if SEED in c.config else "one config"
         sizes = [len(group) for group in c.groups]

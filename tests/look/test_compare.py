@@ -150,3 +150,20 @@ def test_what_cannot_be_compared_is_one_line(make_run, tmp_path, case):
 def test_which_way_is_better(name, lower):
     assert minimized(name) is lower
     assert best_of(name, [0.2, None, 0.1, 0.2]) == ([2] if lower else [0, 3])
+
+
+def test_losses_of_different_loss_functions_are_shown_not_judged(make_run):
+    """Square error's 0.02 is not better than cross-entropy's 0.3: with train.loss differing, no loss row has
+    a best (the configs/lecture/ pair of cross_entropy.yaml and square_error.yaml); accuracy still has."""
+    a = make_run("ce", test={"accuracy": 0.90, "loss": 0.33}, best={"val_loss": 0.28})
+    b = make_run("mse", test={"accuracy": 0.85, "loss": 0.02}, best={"val_loss": 0.02}, config={"train.loss": "mse"})
+    found = compared(a, b)
+    assert metric(found, "test accuracy")["best"] == ["ce"]
+    assert metric(found, "test loss") == {"metric": "test loss", "values": {"ce": 0.33, "mse": 0.02}, "best": []}
+    assert metric(found, "best val_loss")["best"] == []
+    assert "loss: not judged, the runs minimise different losses (train.loss differs)" in compared(a, b, args=())
+    smoothed = make_run("smoothed", test={"accuracy": 0.88, "loss": 0.5},
+                        config={"train.loss": {"CategoricalCrossentropy": {"label_smoothing": 0.1}}})
+    assert metric(compared(a, smoothed), "test loss")["best"] == []  # another argument is another loss
+    same = make_run("same", test={"accuracy": 0.88, "loss": 0.5}, config={"train.seed": 1})
+    assert metric(compared(a, same), "test loss")["best"] == ["ce"]  # the same loss: lower is better
