@@ -496,7 +496,7 @@ def report(runs: tuple[str, ...], output: str | None) -> None:
 @click.option("--by-config", is_flag=True,
               help="One row per config: its completed runs that differ only in train.seed, the test metric's "
                    "mean ± std over them, the machine and the command that trains it again (with --json, "
-                   "one object per config).")
+                   "one object per config); --sort name orders the configs by path.")
 @click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON, numbers as recorded.")
 def runs(runs_dir: str, statuses: tuple[str, ...], name: str | None, sort: str, reverse: bool, markdown: bool,
          by_config: bool, as_json: bool) -> None:
@@ -515,7 +515,7 @@ def runs(runs_dir: str, statuses: tuple[str, ...], name: str | None, sort: str, 
     if by_config:
         from cnnctl.look.config_table import group, trained
 
-        groups = group(trained(rows))
+        groups = group(trained(rows), by_config=sort == "name", reverse=reverse)
     if as_json:
         click.echo(json.dumps([item.to_dict() for item in (rows if groups is None else groups)], indent=2))
         return

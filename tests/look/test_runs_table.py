@@ -225,3 +225,23 @@ def test_runs_by_config_says_so_when_no_run_completed(tmp_path):
     result = cli("runs", tmp_path, "--by-config")
     assert result.exit_code == 0 and result.stdout == (
         "no completed run among the 1 run listed: --by-config pools completed runs\n")
+
+
+def test_runs_by_config_sorted_by_name_orders_the_configs_by_path(tmp_path):
+    """The table's rows are named by config file: `--sort name` orders them so, whatever the runs' names."""
+    for size, (name, config) in enumerate([("a-run", "configs/z.yaml"), ("b-run", "configs/lecture/adam.yaml"),
+                                           ("c-run", "configs/fashion_best.yaml")], 8):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "config.yaml").write_text(f"name: {name}\nmodel: {{input_shape: [{size}, {size}, 1]}}\n")
+        (folder / "results.json").write_text(json.dumps({"name": name, "status": "completed", "config": config,
+                                                         "test": {"accuracy": 0.5}}))
+
+    def order(*args: str) -> list[str]:
+        result = cli("runs", tmp_path, "--by-config", "--json", *args)
+        assert result.exit_code == 0, result.output
+        return [row["config"] for row in json.loads(result.stdout)]
+
+    assert order("--sort", "name") == ["configs/fashion_best.yaml", "configs/lecture/adam.yaml", "configs/z.yaml"]
+    assert order("--sort", "name", "--reverse") == ["configs/z.yaml", "configs/lecture/adam.yaml",
+                                                    "configs/fashion_best.yaml"]
