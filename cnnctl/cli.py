@@ -515,7 +515,7 @@ def runs(runs_dir: str, statuses: tuple[str, ...], name: str | None, sort: str, 
     if by_config:
         from cnnctl.look.config_table import group, trained
 
-        groups = group(trained(rows), by_config=sort == "name", reverse=reverse)
+        groups = group(trained(rows), by_path=sort == "name", reverse=reverse)
     if as_json:
         click.echo(json.dumps([item.to_dict() for item in (rows if groups is None else groups)], indent=2))
         return

@@ -102,15 +102,15 @@ def trained(rows: list[RunRow]) -> list[Trained]:
     return out
 
 
-def group(runs: list[Trained], by_config: bool = False, reverse: bool = False) -> list[ConfigGroup]:
-    """Runs pooled by key, in the order their configs first appear (`by_config`: by the config file's path,
+def group(runs: list[Trained], by_path: bool = False, reverse: bool = False) -> list[ConfigGroup]:
+    """Runs pooled by key, in the order their configs first appear (`by_path`: by the config file's path,
     what `--sort name` means for a table whose rows are named by it); each group's runs by seed."""
     groups: dict[str, list[Trained]] = {}
     for run in runs:
         groups.setdefault(run.key, []).append(run)
     pooled = [ConfigGroup(sorted(members, key=lambda run: (run.seed is None, run.seed or 0)))
               for members in groups.values()]
-    if by_config:  # stable: the same file trained with other --sets keeps the order of its first runs
+    if by_path:  # stable: the same file trained with other --sets keeps the order of its first runs
         pooled.sort(key=lambda g: g.first.row.config or "", reverse=reverse)
     return pooled
 
