@@ -27,8 +27,8 @@ from cnnctl import keras_catalog
 from cnnctl.config import Config
 from cnnctl.data import pipeline
 from cnnctl.model.build import build_model, internal_input_shape
-from cnnctl.training.compile import (compile_model, execution_settings, peak_host_memory_mb, select_device,
-                                     set_precision)
+from cnnctl.training.compile import compile_model, execution_settings, peak_host_memory_mb, select_device
+from cnnctl.training.precision import set_precision
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ def _measure(config: Config, plugins: list[str], batch_size: int, steps_per_epoc
     import tensorflow as tf
 
     device_name = select_device(device)
-    policy = set_precision(config.train.precision, device_name)
+    policy = set_precision(config.train.precision, device_name).policy
     model = build_model(config)
     compile_model(model, config, execution_settings(config, device_name, steps_per_epoch))
     per_call = int(model.steps_per_execution)

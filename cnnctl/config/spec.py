@@ -177,8 +177,10 @@ class TrainSection(Section):
     early_stopping: Union[dict[str, Any], None] = Field(
         None, description="Arguments of `keras.callbacks.EarlyStopping` (e.g. `{patience: 3}`); null: off.")
     execution: Execution = Field(default_factory=Execution, description=Execution.__doc__)
-    precision: Literal["float32", "mixed"] = Field(
-        "float32", description="`mixed`: 16-bit compute (float16 on GPU, bfloat16 on CPU), float32 weights.")
+    precision: Literal["float32", "auto", "mixed"] = Field(
+        "float32", description="`float32` (default): full precision. `mixed`: 16-bit compute (float16 on GPU, "
+                               "bfloat16 on CPU), float32 weights. `auto`: mixed where the hardware computes 16-bit "
+                               "natively (a CPU with AMX or AVX512-BF16, a GPU with tensor cores), float32 elsewhere.")
     distribution: Distribution = Field(
         "none", description="Where training runs: `none` (one device), `mirrored` (every local GPU, or "
                             "`{mirrored: {devices: [GPU:0, GPU:1]}}`), or `multi_worker` (a cluster from TF_CONFIG "

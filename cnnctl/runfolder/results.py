@@ -31,7 +31,8 @@ class Results:
     started: str | None = None  # ISO 8601, UTC
     finished: str | None = None
     device: str | None = None
-    precision: str | None = None
+    precision: str | None = None  # Keras' dtype policy: float32, mixed_bfloat16, mixed_float16
+    precision_choice: dict[str, str] | None = None  # with `precision: auto`: {asked: auto, why: ...}
     monitor: str | None = None  # train.monitor: what best.keras is best at
     parameters: int | None = None  # the model's parameter count
     data: dict[str, Any] = field(default_factory=dict)  # the data report: files, counts, classes, scaling

@@ -1,4 +1,4 @@
-"""Keras objects from the config's names: optimizer, loss, metrics, schedule, precision, device."""
+"""Keras objects from the config's names: optimizer, loss, metrics, schedule, device."""
 
 from __future__ import annotations
 
@@ -93,40 +93,6 @@ def select_device(request: str) -> str:
                                        "or use --device cpu"))
     names = [tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus]
     return f"GPU ({', '.join(names)})"
-
-
-def set_precision(precision: str, device: str) -> str:
-    """The Keras dtype policy for `train.precision`: bfloat16 compute on CPU, float16 on GPU."""
-    policy = "float32"
-    if precision == "mixed":
-        policy = "mixed_float16" if device.startswith("GPU") else "mixed_bfloat16"
-    keras_catalog.keras().mixed_precision.set_global_policy(policy)
-    return policy
-
-
-# CPU flags of native bfloat16 arithmetic in /proc/cpuinfo: x86's AVX512-BF16 and AMX, Arm's BF16 extension.
-NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16", "bf16"})
-
-
-def cpu_computes_bf16(cpuinfo: str | None = None) -> bool | None:
-    """Whether this CPU does bfloat16 arithmetic natively; None where it cannot be told (not Linux).
-
-    Without it, oneDNN emulates the 16-bit compute of `precision: mixed` and training is slower, not
-    faster: on an AMD EPYC with AVX-512 but no AVX512-BF16, `cnnctl bench` measured the lecture net 5×
-    and configs/fashion_best.yaml 14× slower than in float32 (BENCHMARKS.md, "Mixed precision").
-    """
-    if cpuinfo is None:
-        try:
-            with open("/proc/cpuinfo") as info:
-                cpuinfo = info.read()
-        except OSError:
-            return None
-    flags = set()
-    for line in cpuinfo.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip().lower() in ("flags", "features"):  # x86 says flags, Arm says Features
-            flags |= set(value.split())
-    return bool(flags & NATIVE_BF16_FLAGS) if flags else None
 
 
 def peak_host_memory_mb() -> float:

@@ -33,8 +33,8 @@ from cnnctl.model.summary_table import summary_text
 from cnnctl.runfolder import Results, RunFolder, files, read_results
 from cnnctl.runfolder.environment import environment
 from cnnctl.training import distribute
-from cnnctl.training.compile import (compile_model, cpu_computes_bf16, execution_settings, instantiate,
-                                     peak_host_memory_mb, select_device, set_precision)
+from cnnctl.training.compile import compile_model, execution_settings, instantiate, peak_host_memory_mb, select_device
+from cnnctl.training.precision import Precision, cpu_computes_bf16, set_precision
 from cnnctl.training.recorder import FolderRecorder, WorkerRecorder
 from cnnctl.training.tensorboard import event_files, missing_tensorboard
 
@@ -58,7 +58,7 @@ class _Session:
     data: Data
     encode: Any
     device: str
-    policy: str
+    precision: Precision
     execution: dict[str, Any]
     placement: distribute.Placement = distribute.ONE_DEVICE
 
@@ -185,7 +185,7 @@ def _resume(run: RunFolder, device: str, say: Say, progress: Any, stops: "_StopR
         raise CnnctlError(Problem(f"this run is {status}: nothing to resume", str(run.path),
                                   hint="resume takes interrupted, killed or failed runs, and completed ones "
                                        "given more epochs (--set train.epochs=N)"))
-    session = _prepare(config, device, say)
+    session = _prepare(config, device, say, _resumed_precision(config, results))
     if not session.placement.chief:
         raise CnnctlError(Problem("this worker is not the cluster's chief: only the chief resumes a run folder",
                                   str(run.path), hint="run the resume on the chief (task 0)"))
@@ -210,6 +210,14 @@ def _resume(run: RunFolder, device: str, say: Say, progress: Any, stops: "_StopR
     return _fit(FolderRecorder(run), session, results, state, say, progress, stops, callbacks)
 
 
+def _resumed_precision(config: Config, results: Results | None) -> str | None:
+    """`precision: auto` resumes in the precision the run started in, even on other hardware: the epochs
+    after a resume compute as those before it did."""
+    if config.train.precision != "auto" or results is None or results.precision is None:
+        return None
+    return "float32" if results.precision == "float32" else "mixed"
+
+
 def _keep_skipped_files(results: Results, report: dict[str, Any]) -> None:
     """A resumed run's results list the files skipped before and after the resume: the recorded ones go into
     the live list that the streamed folder appends to (`ImageFiles.skipped`), which results.json then holds,
@@ -230,19 +238,21 @@ def _write_summary(run: RunFolder, session: _Session) -> None:
 def _new_results(run: RunFolder, session: _Session) -> Results:
     config = session.config
     return Results(name=run.path.name, config=config.source, overrides=list(config.overrides), started=_now(),
-                   device=session.device, precision=session.policy, monitor=config.monitor,
+                   device=session.device, precision=session.precision.policy,
+                   precision_choice=session.precision.record(), monitor=config.monitor,
                    parameters=session.model.count_params(), data=session.data.report, environment=environment(config.source))
 
 
-def _prepare(config: Config, device: str, say: Say) -> _Session:
+def _prepare(config: Config, device: str, say: Say, precision: str | None = None) -> _Session:
+    """`precision`, when given, replaces `train.precision` (a resumed run keeps the one it started with)."""
     if problems := missing_tensorboard(config):
         raise CnnctlError(problems)
     placement = distribute.place(config, device)  # first: TensorFlow's runtime has not started yet
     device_name = select_device(device)
-    policy = set_precision(config.train.precision, device_name)
-    if policy != "float32":
-        say(f"precision: {policy} (16-bit compute, float32 weights)", "event")
-    if policy == "mixed_bfloat16" and cpu_computes_bf16() is False:
+    chosen = set_precision(precision or config.train.precision, device_name)
+    if chosen.mixed or chosen.why:
+        say(chosen.line(), "event")
+    if chosen.policy == "mixed_bfloat16" and cpu_computes_bf16() is False:
         say("warning: this CPU has no native bfloat16 arithmetic (AVX512-BF16, AMX or Arm BF16): mixed precision "
             "is emulated here and trains several times slower than float32 (train.precision: float32)", "event")
     distribute.check_batch(config, placement)
@@ -259,7 +269,7 @@ def _prepare(config: Config, device: str, say: Say) -> _Session:
         "info")
     if placement.strategy is not None:
         say(placement.describe(config.train.batch_size), "info")
-    return _Session(config, model, data, label_encoder(config.loss.name, units), device_name, policy, execution,
+    return _Session(config, model, data, label_encoder(config.loss.name, units), device_name, chosen, execution,
                     placement)
 
 

@@ -62,17 +62,3 @@ def test_peak_memory_is_this_process_own_not_its_parents():
     child = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
     del ballast
     assert 0 < child < 256  # Python, NumPy and pydantic: well under half the parent's ballast
-
-
-@pytest.mark.parametrize("cpuinfo, native", [
-    ("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512bw\nmodel name\t: AMD EPYC\n", False),  # AVX-512, no BF16
-    ("flags\t\t: fpu avx512f avx512_bf16 amx_tile\n", True),
-    ("flags\t\t: fpu avx512f amx_bf16 amx_tile\n", True),
-    ("Features\t: fp asimd bf16 i8mm\n", True),  # Arm
-    ("Features\t: fp asimd\n", False),
-    ("processor\t: 0\n", None),  # no flags line: cannot be told
-])
-def test_native_bfloat16_is_read_from_the_cpu_flags(cpuinfo, native):
-    from cnnctl.training.compile import cpu_computes_bf16
-
-    assert cpu_computes_bf16(cpuinfo) is native

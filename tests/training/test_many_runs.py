@@ -22,7 +22,8 @@ def test_runs_in_one_process_name_their_layers_alike_and_leave_the_dtype_policy_
                   device="cpu", say=QUIET)
     assert mixed.results.precision == "mixed_bfloat16"
     assert keras.mixed_precision.global_policy().name == "float32"  # put back after the run
-    plain = train(load_config(SMOKE, ["train.epochs=1"]), tmp_path, name="plain", device="cpu", say=QUIET)
+    plain = train(load_config(SMOKE, ["train.epochs=1", "train.precision=float32"]), tmp_path, name="plain",
+                  device="cpu", say=QUIET)
     assert plain.results.precision == "float32"
     names = [[layer["name"] for layer in json.loads((run.path / "summary.json").read_text())["layers"]]
              for run in (mixed, plain)]
