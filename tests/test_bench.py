@@ -7,6 +7,7 @@ import json
 import pytest
 
 from cnnctl.bench import BenchRow, whole_executions
+from cnnctl.training.precision import choose_precision
 from tests.conftest import ROOT, cli
 
 SMOKE = ROOT / "configs" / "smoke.yaml"
@@ -36,7 +37,7 @@ def test_bench_runs_the_steps_per_execution_training_uses(tmp_path):
         assert (row["steps_per_epoch"], row["steps_per_execution"]) == training_execution(tmp_path, row["batch_size"])
         assert row["steps_per_execution"] > 1  # else the check above would hold by chance
         assert row["steps"] >= 3 and row["steps"] % row["steps_per_execution"] == 0  # whole executions only
-        assert row["device"] == "CPU" and row["precision"] == "float32"
+        assert row["device"] == "CPU" and row["precision"] == choose_precision("auto", "CPU").policy  # the default
         assert row["images_per_second"] > 0 and row["inference_images_per_second"] > 0
         assert row["images_per_second"] * row["ms_per_step"] / 1000 == pytest.approx(row["batch_size"])
 
@@ -58,7 +59,8 @@ def test_each_batch_size_reports_its_own_peak_memory():
 def test_bench_table_for_people():
     result = cli("bench", SMOKE, "--steps", "2", "--warmup", "1", "--device", "cpu")
     assert result.exit_code == 0, result.output
-    assert "smoke: CPU, float32, 3 timed steps" in result.stdout  # batch 32: 33 steps an epoch, 3 per call
+    policy = choose_precision("auto", "CPU").policy  # the default: this machine's
+    assert f"smoke: CPU, {policy}, 3 timed steps" in result.stdout  # batch 32: 33 steps an epoch, 3 per call
     assert "Steps/exec" in result.stdout and "images/s" in result.stdout
 
 

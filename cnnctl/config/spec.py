@@ -178,9 +178,9 @@ class TrainSection(Section):
         None, description="Arguments of `keras.callbacks.EarlyStopping` (e.g. `{patience: 3}`); null: off.")
     execution: Execution = Field(default_factory=Execution, description=Execution.__doc__)
     precision: Literal["float32", "auto", "mixed"] = Field(
-        "float32", description="`float32` (default): full precision. `mixed`: 16-bit compute (float16 on GPU, "
-                               "bfloat16 on CPU), float32 weights. `auto`: mixed where the hardware computes 16-bit "
-                               "natively (a CPU with AMX or AVX512-BF16, a GPU with tensor cores), float32 elsewhere.")
+        "auto", description="`auto` (default): mixed where the hardware computes 16-bit natively (a CPU with AMX "
+                            "or AVX512-BF16, a GPU with tensor cores), float32 elsewhere. `mixed`: 16-bit compute "
+                            "(float16 on GPU, bfloat16 on CPU), float32 weights. `float32`: full precision.")
     distribution: Distribution = Field(
         "none", description="Where training runs: `none` (one device), `mirrored` (every local GPU, or "
                             "`{mirrored: {devices: [GPU:0, GPU:1]}}`), or `multi_worker` (a cluster from TF_CONFIG "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 
@@ -231,11 +230,12 @@ def _alias_chain(n: int) -> str:
      ": file is 20.0 MiB; a config is at most 1 MiB"),
 ], ids=["deep", "alias-chain", "self-alias", "self-alias-mapping", "20MiB"])
 def test_pathological_yaml_is_one_line_at_once(tmp_path, text, expected):
+    """Refused with one line: unguarded, deep nesting (written out or through aliases) ends in a RecursionError
+    and a self-including alias in endless recursion, a traceback and exit 1 either way. No timing is
+    asserted: a loaded machine is slow for reasons of its own."""
     path = tmp_path / "bad.yaml"
     path.write_text(text)
-    started = time.perf_counter()
     result = cli("validate", path)
-    assert time.perf_counter() - started < 5
     assert result.exit_code == 2 and "Traceback" not in result.output
     [line] = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert line.startswith(f"error: {path}{expected}"), line

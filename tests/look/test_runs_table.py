@@ -193,7 +193,7 @@ def test_runs_by_config_pools_the_seeds_of_a_config(trained):
     accuracies = [r["test"]["accuracy"] for r in results]
     assert cells[:4] == [str(SMOKE), "0, 1", f"{results[0]['parameters']:,}", "2"]
     assert cells[4] == f"accuracy {statistics.mean(accuracies):.4f} ± {statistics.stdev(accuracies):.4f}"
-    assert cells[7] == "float32" and cells[8] == results[0]["environment"]["machine"]
+    assert cells[7] == results[0]["precision"] and cells[8] == results[0]["environment"]["machine"]
     assert cells[9] == f"cnnctl train {SMOKE} --set train.epochs=2 --set train.seed=S"
     (pooled,) = json.loads(cli("runs", trained, "--by-config", "--json").stdout)
     assert pooled["runs"] == ["smoke", "smoke-2"] and pooled["seeds"] == [0, 1]

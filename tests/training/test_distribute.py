@@ -4,7 +4,8 @@ The strategies run in their own processes: logical devices and a cluster's colle
 up before TensorFlow starts, and this test process has started it. The references are a one-device run
 of the same config; with the global batch split in two and the gradients summed, the math is the same
 and only the order of float32 additions differs, so epoch 1 agrees to float32 rounding and later
-epochs within `RTOL`.
+epochs within `RTOL`. Every run here is pinned to float32 (`FLOAT32`): under the default `auto`, a CPU with
+native bfloat16 would compute in it, whose rounding is far coarser than these tolerances.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ FIRST_EPOCH_RTOL = 1e-6  # float32 rounding: the summation order of the replicas
 RTOL = 1e-4
 TWO_CPUS = "train.distribution={mirrored: {devices: [CPU:0, CPU:1]}}"
 CLUSTER = "train.distribution=multi_worker"
+FLOAT32 = "train.precision=float32"  # the agreement checked is float32 rounding's
 
 
 def free_ports(n: int) -> list[int]:
@@ -86,7 +88,8 @@ def start_cluster(folder: Path, driver: list[str] | None = None, prefix: str = "
     """Both workers of a job on fresh ports, worker 1 (optionally under `driver`) first; the cluster given as
     `--workers` and `--task-index`, or as TF_CONFIG in each worker's environment."""
     hosts = [f"127.0.0.1:{p}" for p in free_ports(2)]
-    args = ["train", SMOKE, "-q", "--runs-dir", "runs", "--set", f"train.epochs={EPOCHS}", "--set", CLUSTER]
+    args = ["train", SMOKE, "-q", "--runs-dir", "runs", "--set", f"train.epochs={EPOCHS}", "--set", CLUSTER,
+            "--set", FLOAT32]
 
     def worker(index: int) -> tuple[subprocess.Popen, str]:
         log = f"{prefix}w{index}.log"
@@ -116,14 +119,14 @@ def jobs(tmp_path_factory) -> dict[str, Any]:
     ports = ",".join(map(str, free_ports(2)))
     started = {
         "mirrored": [(start(["train", SMOKE, "-q", "--runs-dir", "runs", "--set", f"train.epochs={EPOCHS}",
-                             "--set", TWO_CPUS], folders["mirrored"], "out.log"), "out.log")],
+                             "--set", TWO_CPUS, "--set", FLOAT32], folders["mirrored"], "out.log"), "out.log")],
         "cluster": start_cluster(folders["cluster"], tf_config=True),  # as launchers start TensorFlow workers
         # worker 1 dies by SIGKILL right after its epoch-1 checkpoint
         "killed": start_cluster(folders["killed"], driver=[str(DRIVER), "epoch", "SIGKILL"]),
         "keras": [(start([str(KERAS_ONLY), ports, str(i)], folders["keras"], f"k{i}.log", driver=[]), f"k{i}.log")
                   for i in (1, 0)],
     }
-    single = train(load_config(SMOKE, [f"train.epochs={EPOCHS}"]), runs_dir=folders["single"],
+    single = train(load_config(SMOKE, [f"train.epochs={EPOCHS}", FLOAT32]), runs_dir=folders["single"],
                    say=lambda *a: None).path
     done = {name: finish_all(folders[name], processes) for name, processes in started.items()}
     return {"single": single, "folders": folders, **done}

@@ -61,8 +61,8 @@ def test_a_precision_asked_by_name_is_taken_whatever_the_hardware(monkeypatch, a
 
 def test_an_auto_run_records_and_says_its_choice(tmp_path, monkeypatch):
     monkeypatch.setattr(precision, "cpu_bf16_flags", lambda cpuinfo=None: AMX)
-    assert load_config(SMOKE).train.precision == "float32"  # the default (configs/README.md: why not auto yet)
-    config = load_config(SMOKE, ["train.epochs=1", "train.precision=auto"])
+    config = load_config(SMOKE, ["train.epochs=1"])
+    assert config.train.precision == "auto"  # the default
     lines = []
     run = train(config, tmp_path, device="cpu", say=lambda line, kind: lines.append(line))
     results = json.loads((run.path / "results.json").read_text())

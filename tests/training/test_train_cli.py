@@ -38,7 +38,9 @@ def test_smoke_run_learns(smoke_run):
     results = json.loads((folder / "results.json").read_text())
     assert results["status"] == "completed"
     assert results["test"]["accuracy"] > 0.6  # 4 classes: chance is 0.25
-    assert result.stdout.splitlines()[0].startswith("epoch 1/4  ")
+    precision, first_epoch = result.stdout.splitlines()[:2]
+    assert precision.startswith(f"precision: {results['precision']}") and "; auto: " in precision  # the default
+    assert first_epoch.startswith("epoch 1/4  ")
     final, best = result.stdout.splitlines()[-2:]
     assert final.startswith("test, final model (epoch 4): accuracy ")
     assert best.startswith(f"test, best model (epoch {results['best_epoch']}, val_loss ")
